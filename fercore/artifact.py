@@ -1,0 +1,113 @@
+"""A trained model on disk: ``NAME.keras`` plus ``NAME.json`` beside it (class order, input,
+training command and config, data fingerprint, library versions, evaluation)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from fercore.errors import ArtifactError
+from fercore.labels import EMOTIONS, FACE_SIZE
+
+FORMAT = "fercore-model/1"
+INPUT_SPEC = {
+    "shape": [FACE_SIZE, FACE_SIZE, 1],
+    "color": "grayscale",
+    "values": "raw pixel values 0-255; the model rescales to 0-1 itself",
+    "face_crop": "square face crop as in FER2013, resized to 48x48",
+}
+
+
+@dataclass
+class Artifact:
+    path: Path
+    model: object  # keras.Model; typed loosely so this module imports without TensorFlow
+    metadata: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def metadata_path(model_path: str | os.PathLike) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def library_versions() -> dict:
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__}
+
+
+def save_artifact(model, path: str | os.PathLike, metadata: dict) -> Path:
+    """Write the model and its JSON; both land atomically so a crash never leaves half a file."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ArtifactError(f"Model files end in .keras: got {path}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    full = {"format": FORMAT, "name": path.stem, "classes": list(EMOTIONS), "input": INPUT_SPEC,
+            "versions": library_versions()} | metadata
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    write_metadata(path, full)
+    return path
+
+
+def write_metadata(model_path: str | os.PathLike, metadata: dict) -> None:
+    target = metadata_path(model_path)
+    tmp = target.with_name(target.stem + ".tmp.json")
+    tmp.write_text(json.dumps(metadata, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, target)
+
+
+def read_metadata(model_path: str | os.PathLike) -> dict:
+    """The JSON card, checked against this project's class order and input; no TensorFlow needed."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ArtifactError(f"No model file at {model_path}. Train one with: python -m fercore train --out {model_path}")
+    meta_file = metadata_path(model_path)
+    try:
+        metadata = json.loads(meta_file.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{model_path} has no {meta_file.name} beside it: fercore needs that card to know the "
+                            f"class order and input. Re-save the model with fercore.") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{meta_file} is not readable JSON ({exc}).") from None
+    if not isinstance(metadata, dict) or metadata.get("classes") != list(EMOTIONS):
+        raise ArtifactError(f"{model_path} was trained for classes {metadata.get('classes') if isinstance(metadata, dict) else '?'}, "
+                            f"but fercore uses {list(EMOTIONS)}.")
+    if metadata.get("input", {}).get("shape") != INPUT_SPEC["shape"]:
+        raise ArtifactError(f"{model_path} expects input {metadata.get('input', {}).get('shape')}, "
+                            f"fercore gives {INPUT_SPEC['shape']}.")
+    return metadata
+
+
+def load_artifact(path: str | os.PathLike) -> Artifact:
+    """Load a model for inference; a missing, corrupt or mismatched file raises ArtifactError."""
+    import keras
+
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged zip or config
+        raise ArtifactError(f"{path} could not be loaded as a Keras model; the file may be damaged or from "
+                            f"an incompatible Keras version ({type(exc).__name__}: {str(exc)[:200]}).") from None
+    if tuple(model.input_shape[1:]) != tuple(INPUT_SPEC["shape"]) or model.output_shape[-1] != len(EMOTIONS):
+        raise ArtifactError(f"{path} takes {model.input_shape[1:]} and gives {model.output_shape[-1]} scores; "
+                            f"fercore needs {tuple(INPUT_SPEC['shape'])} -> {len(EMOTIONS)}.")
+    return Artifact(path, model, metadata)
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

@@ -1,0 +1,170 @@
+"""python -m fercore {data,train,evaluate,predict} ...
+
+Heavy modules (TensorFlow) are imported inside each command so `--help` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+from fercore.errors import FercoreError
+from fercore.labels import EMOTIONS
+from fercore.progress import TrainingListener
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except FercoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fercore", description="FER2013 emotion models.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("data", help="check the dataset and show split and class counts")
+    p.add_argument("--data", help="FER2013 folder or fer2013.csv (default: $FER_DATA or data/fer2013)")
+    p.set_defaults(run=_data)
+
+    p = sub.add_parser("train", help="train a CNN; keeps the best epoch on PublicTest")
+    p.add_argument("--arch", choices=["seed", "default"], default="default")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--subset", type=int, help="train on a random sample of K Training faces")
+    p.add_argument("--augment", type=float, default=1.0, help="augmentation strength, 0 = off (default 1)")
+    p.add_argument("--class-weight", choices=["none", "sqrt", "balanced"], default="sqrt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a hyperparameter, e.g. --set filters=48 --set dropout=0.3")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
+    p.add_argument("--out", default="models/model.keras")
+    p.add_argument("--data")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores, confusion matrix")
+    p.add_argument("model")
+    p.add_argument("--split", choices=["public", "private"], default="private")
+    p.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--data")
+    p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("predict", help="emotion probabilities for face images")
+    p.add_argument("model")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--tta", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_predict)
+    return parser
+
+
+def _data(args) -> int:
+    from fercore.data import EXPECTED_SIZES, load_fer2013, resolve_data_path
+
+    started = time.time()
+    splits = load_fer2013(args.data)
+    print(f"FER2013 at {resolve_data_path(args.data)} (loaded in {time.time() - started:.1f} s)")
+    print(f"{'split':<9}{'faces':>7}  " + " ".join(f"{e[:7]:>8}" for e in EMOTIONS))
+    for name, split in splits.items():
+        note = "" if len(split) == EXPECTED_SIZES[name] else f"  (official: {EXPECTED_SIZES[name]})"
+        print(f"{name:<9}{len(split):>7}  " + " ".join(f"{c:>8}" for c in split.class_counts()) + note)
+    return 0
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise FercoreError(f"--set expects NAME=VALUE, got '{pair}'.")
+        try:
+            overrides[name] = json.loads(value)
+        except ValueError:
+            overrides[name] = value
+    return overrides
+
+
+class _PrintProgress(TrainingListener):
+    """Prints one line per epoch (and resumption notes) to the terminal."""
+
+    def on_run_begin(self, info):
+        print(f"training {info['arch']} ({info['parameters']:,} parameters) on {info['train_size']} faces, "
+              f"validating on PublicTest ({info['val_size']}), epochs {info['initial_epoch'] + 1}-{info['epochs']}",
+              flush=True)
+
+    def on_epoch_end(self, epoch, logs):
+        print(f"epoch {epoch + 1:>3}  loss {logs['loss']:.4f}  acc {logs['accuracy']:.4f}  "
+              f"public acc {logs.get('val_accuracy', float('nan')):.4f}  lr {logs['learning_rate']:.2e}  "
+              f"{logs['seconds']:.0f}s", flush=True)
+
+    def message(self, text):
+        print(text, flush=True)
+
+
+def _train(args) -> int:
+    from fercore.evaluate import format_report
+    from fercore.train import TrainConfig, train
+
+    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
+                         augment=args.augment, class_weight=args.class_weight, seed=args.seed,
+                         hparams=_parse_overrides(args.set), data=args.data)
+    command = "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=command)
+    if summary["artifact"] is None:
+        print("stopped before the first epoch finished: nothing saved.")
+        return 1
+    print(f"\nbest epoch {summary['best_epoch']} saved to {summary['artifact']}\n")
+    for name in ("public", "private"):
+        print(format_report(summary["evaluation"][name]) + "\n")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from fercore.data import load_split
+    from fercore.evaluate import evaluate, format_report
+    from fercore.predict import Predictor
+
+    predictor = Predictor.from_path(args.model)
+    result = evaluate(predictor, load_split(args.split, args.data), tta=args.tta)
+    print(json.dumps(result) if args.json else format_report(result))
+    return 0
+
+
+def _predict(args) -> int:
+    import numpy as np
+
+    from fercore.images import face_to_input, read_gray
+    from fercore.predict import Predictor
+
+    predictor = Predictor.from_path(args.model)
+    results, failures = [], 0
+    for path in args.images:
+        try:
+            face = face_to_input(read_gray(path))
+        except FercoreError as exc:
+            failures += 1
+            results.append({"image": path, "error": str(exc)})
+            continue
+        probs = predictor.probabilities(face[None], tta=args.tta)[0]
+        results.append({"image": path, "emotion": EMOTIONS[int(np.argmax(probs))],
+                        "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, probs)}})
+    for r in results:
+        if args.json:
+            continue
+        if "error" in r:
+            print(f"{r['image']}: {r['error']}")
+        else:
+            top = ", ".join(f"{e} {p:.0%}" for e, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3])
+            print(f"{r['image']}: {r['emotion']}  ({top})")
+    if args.json:
+        print(json.dumps(results))
+    return 1 if failures else 0

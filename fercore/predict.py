@@ -1,0 +1,46 @@
+"""Classify faces with a loaded model through one compiled call, not `model.predict` per face."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from fercore.artifact import Artifact, load_artifact
+from fercore.labels import FACE_SIZE
+
+BATCH = 64
+
+
+class Predictor:
+    """Loads a model artifact once; `probabilities(faces)` gives (N, 7) softmax rows."""
+
+    def __init__(self, artifact: Artifact, batch_size: int = BATCH):
+        self.artifact = artifact
+        self.model = artifact.model
+        self.batch_size = batch_size
+        self._call = tf.function(lambda x: self.model(x, training=False), jit_compile=True)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> Predictor:
+        return cls(load_artifact(path))
+
+    def probabilities(self, faces: np.ndarray, tta: bool = False) -> np.ndarray:
+        """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta also averages the mirror image."""
+        faces = np.asarray(faces, dtype=np.float32).reshape(-1, FACE_SIZE, FACE_SIZE, 1)
+        probs = self._batched(faces)
+        if tta:
+            probs = (probs + self._batched(faces[:, :, ::-1])) / 2
+        return probs
+
+    def _batched(self, x: np.ndarray) -> np.ndarray:
+        out = [self._run(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        # Pad to a power of two so XLA compiles at most log2(batch_size)+1 shapes, not one per size.
+        n = len(batch)
+        padded_size = min(self.batch_size, 1 << (n - 1).bit_length())
+        padded = np.zeros((max(padded_size, n), *batch.shape[1:]), np.float32)
+        padded[:n] = batch
+        return self._call(tf.constant(padded)).numpy()[:n]

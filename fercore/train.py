@@ -1,0 +1,198 @@
+"""Train a CNN on FER2013 Training, keep the best epoch on PublicTest, checkpoint every epoch,
+resume after an interruption, and write the artifact with its evaluation."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+
+from fercore import data as fer_data
+from fercore.artifact import save_artifact
+from fercore.errors import FercoreError
+from fercore.evaluate import evaluate
+from fercore.model import build_model, hyperparameters
+from fercore.pipeline import class_weights, make_dataset
+from fercore.predict import Predictor
+from fercore.progress import CancelToken, TrainingListener
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "default"
+    epochs: int = 30
+    batch_size: int = 64
+    subset: int | None = None  # train on a random sample of this many Training faces
+    augment: float = 1.0  # 0 switches augmentation off
+    class_weight: str = "sqrt"
+    seed: int = 0
+    hparams: dict = field(default_factory=dict)  # overrides of the architecture's defaults
+    data: str | None = None
+
+
+def checkpoint_dir(out: Path) -> Path:
+    return out.parent / "checkpoints" / out.stem
+
+
+def cosine_lr(base: float, epochs: int, warmup: int = 1):
+    """Linear warm-up for `warmup` epochs, then cosine decay to 1% of base."""
+    def schedule(epoch: int, _lr=None) -> float:
+        if epoch < warmup:
+            return base * (epoch + 1) / (warmup + 1)
+        progress = (epoch - warmup) / max(1, epochs - warmup)
+        return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    return schedule
+
+
+class _ListenerBridge(keras.callbacks.Callback):
+    """Forwards Keras events to a TrainingListener and honours cancellation within a batch."""
+
+    def __init__(self, listener: TrainingListener, cancel: CancelToken):
+        super().__init__()
+        self.listener, self.cancel = listener, cancel
+        self._epoch, self._start = 0, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._start = epoch, time.time()
+        self.listener.on_epoch_begin(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.listener.on_batch_end(self._epoch, batch, _floats(logs))
+        if self.cancel.cancelled:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = _floats(logs) | {"learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+                                "seconds": time.time() - self._start}
+        if self.cancel.cancelled:
+            return  # a partial epoch is neither reported nor checkpointed
+        self.listener.on_epoch_end(epoch, logs)
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """After each full epoch: last.keras (with optimizer state), best.keras and state.json."""
+
+    def __init__(self, directory: Path, state: dict, cancel: CancelToken):
+        super().__init__()
+        self.directory, self.state, self.cancel = directory, state, cancel
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.cancel.cancelled:
+            return
+        logs = _floats(logs)
+        self.state["history"].append({"epoch": epoch + 1} | logs)
+        if logs.get("val_accuracy", -1) > self.state["best_val_accuracy"]:
+            self.state |= {"best_val_accuracy": logs["val_accuracy"], "best_epoch": epoch + 1}
+            self.model.save(self.directory / "best.keras")
+        self.model.save(self.directory / "last.tmp.keras")
+        (self.directory / "last.tmp.keras").replace(self.directory / "last.keras")
+        self.state["epochs_done"] = epoch + 1
+        (self.directory / "state.json").write_text(json.dumps(self.state, indent=2))
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    listener: TrainingListener | None = None,
+    cancel: CancelToken | None = None,
+    command: str = "",
+) -> dict:
+    """Run training; returns a summary with the artifact path and its PublicTest/PrivateTest reports."""
+    out, listener, cancel = Path(out), listener or TrainingListener(), cancel or CancelToken()
+    keras.utils.set_random_seed(config.seed)
+    splits = fer_data.load_fer2013(config.data)
+    train_split = splits["train"].sample(config.subset, seed=config.seed)
+    hp = hyperparameters(config.arch, **config.hparams)
+
+    ckpt = checkpoint_dir(out)
+    state = _resume_state(ckpt, config) if resume else None
+    if state:
+        model = keras.models.load_model(ckpt / "last.keras")
+        listener.message(f"Resuming {out.name} after epoch {state['epochs_done']} of {config.epochs}.")
+    else:
+        model = build_model(hp)
+        state = {"config": asdict(config), "epochs_done": 0, "best_epoch": 0,
+                 "best_val_accuracy": -1.0, "history": []}
+    ckpt.mkdir(parents=True, exist_ok=True)
+
+    train_ds = make_dataset(train_split, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed)
+    val_ds = make_dataset(splits["public"], 256)
+    listener.on_run_begin({"arch": config.arch, "epochs": config.epochs, "initial_epoch": state["epochs_done"],
+                           "train_size": len(train_split), "val_size": len(splits["public"]),
+                           "steps_per_epoch": math.ceil(len(train_split) / config.batch_size),
+                           "parameters": model.count_params()})
+    started = time.time()
+    if state["epochs_done"] < config.epochs:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            initial_epoch=state["epochs_done"],
+            class_weight=class_weights(train_split, config.class_weight),
+            callbacks=[
+                keras.callbacks.LearningRateScheduler(cosine_lr(hp.get("learning_rate"), config.epochs)),
+                _Checkpointer(ckpt, state, cancel),
+                _ListenerBridge(listener, cancel),
+            ],
+            verbose=0,
+        )
+    if state["best_epoch"] == 0:
+        summary = {"cancelled": cancel.cancelled, "artifact": None, "epochs_done": 0}
+        listener.on_run_end(summary)
+        return summary
+
+    best = keras.models.load_model(ckpt / "best.keras")
+    summary = _finish(best, out, config, state, splits, hp, command, time.time() - started, cancel.cancelled)
+    listener.on_run_end(summary)
+    return summary
+
+
+def _finish(model, out, config, state, splits, hp, command, seconds, cancelled) -> dict:
+    """Evaluate the best epoch on both test splits and write the artifact."""
+    predictor = Predictor(_Loaded(model))
+    evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
+    metadata = {
+        "arch": config.arch,
+        "hyperparameters": hp.values,
+        "parameters": model.count_params(),
+        "training": {"command": command, "config": asdict(config), "epochs_done": state["epochs_done"],
+                     "best_epoch": state["best_epoch"], "seconds_this_run": round(seconds, 1),
+                     "history": state["history"], "cancelled": cancelled},
+        "data": {"fingerprint": fer_data.fingerprint(splits),
+                 "sizes": {name: len(split) for name, split in splits.items()},
+                 "train_faces_used": config.subset or len(splits["train"]),
+                 "selection_split": "public", "headline_split": "private"},
+        "evaluation": evaluation,
+    }
+    path = save_artifact(model, out, metadata)
+    return {"artifact": str(path), "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
+            "evaluation": evaluation, "cancelled": cancelled}
+
+
+@dataclass
+class _Loaded:
+    """A just-trained model in the shape Predictor expects of a loaded artifact."""
+    model: object
+
+
+def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+    except (OSError, ValueError):
+        return None  # nothing to resume: start afresh
+    if not (ckpt / "last.keras").is_file():
+        return None
+    saved = state.get("config", {})
+    for key in ("arch", "batch_size", "subset", "seed", "hparams"):
+        if saved.get(key) != asdict(config)[key]:
+            raise FercoreError(f"Cannot resume: the checkpoint in {ckpt} was trained with {key}={saved.get(key)!r}, "
+                               f"this run asks for {asdict(config)[key]!r}. Use the same settings or drop --resume.")
+    return state
+
+
+def _floats(logs) -> dict:
+    return {k: float(v) for k, v in (logs or {}).items()}

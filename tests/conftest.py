@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny generated FER2013 copies (folder and CSV forms) and the real-data switch."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2
+import numpy as np
+import pytest
+
+from fercore.data import SPLITS, resolve_data_path
+from fercore.labels import EMOTIONS
+
+
+def synthetic_faces(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """48x48 noise with a bright horizontal bar whose height encodes the class: learnable in seconds."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(EMOTIONS)), n_per_class)
+    faces = rng.integers(0, 80, size=(len(labels), 48, 48), dtype=np.uint8)
+    for face, label in zip(faces, labels):
+        face[4 + 6 * label : 8 + 6 * label, 6:42] = 230
+    return faces, labels
+
+
+def write_folder_dataset(root, n_per_class=(6, 2, 2)) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Kaggle layout under root; returns split -> (faces, labels) as written (PNG, so lossless)."""
+    written = {}
+    for (name, usage), n, seed in zip(SPLITS.items(), n_per_class, range(3)):
+        faces, labels = synthetic_faces(n, seed)
+        part = "train" if name == "train" else "test"
+        for i, (face, label) in enumerate(zip(faces, labels)):
+            folder = root / part / EMOTIONS[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{usage}_{seed}{i:05d}.png"), face)
+        written[name] = (faces, labels)
+    return written
+
+
+def write_csv_dataset(path, written) -> None:
+    lines = ["emotion,pixels,Usage"]
+    for name, (faces, labels) in written.items():
+        for face, label in zip(faces, labels):
+            lines.append(f"{label},{' '.join(map(str, face.ravel()))},{SPLITS[name]}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own cache folder so none depends on another's leftovers."""
+    monkeypatch.setenv("FER_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def folder_dataset(tmp_path):
+    root = tmp_path / "fer2013"
+    return root, write_folder_dataset(root)
+
+
+@pytest.fixture
+def real_data_path():
+    """The real FER2013 (FER_DATA). CI sets FER_REQUIRE_DATA=1 so a missing copy fails instead of skipping."""
+    path = resolve_data_path()
+    if not path.exists():
+        if os.environ.get("FER_REQUIRE_DATA") == "1":
+            pytest.fail(f"FER_REQUIRE_DATA=1 but FER2013 is not at {path}")
+        pytest.skip(f"FER2013 not found at {path}; set FER_DATA to run the real-data tests")
+    return path
