@@ -133,6 +133,7 @@ def train(
             epochs=config.epochs,
             initial_epoch=state["epochs_done"],
             class_weight=class_weights(train_split, config.class_weight),
+            shuffle=False,  # train_ds reshuffles itself every epoch; this only silences Keras's warning
             callbacks=[
                 keras.callbacks.LearningRateScheduler(cosine_lr(hp.get("learning_rate"), config.epochs)),
                 _Checkpointer(ckpt, state, cancel),

@@ -1,0 +1,9 @@
+"""fercore: practise reading facial emotions. Start with `streamlit run app.py`."""
+import streamlit as st
+
+st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
+
+navigation = st.navigation([
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+])
+navigation.run()

@@ -1,0 +1,66 @@
+"""The command line as a user meets it: clear messages, never a traceback."""
+import json
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from fercore.artifact import save_artifact
+from fercore.labels import EMOTIONS
+from fercore.model import build_model, hyperparameters
+
+
+def fercore(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "fercore", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = build_model(hyperparameters("seed", filters=8, dense_units=16))
+    return save_artifact(model, tmp_path_factory.mktemp("models") / "tiny.keras", {"arch": "seed"})
+
+
+def test_data_command_shows_split_and_class_counts(folder_dataset):
+    result = fercore("data", "--data", folder_dataset[0])
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout and "private" in result.stdout and "disgust" in result.stdout
+
+
+def test_wrong_dataset_path_is_one_clear_message(tmp_path):
+    result = fercore("data", "--data", tmp_path / "missing")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Kaggle" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_model_is_one_clear_message(tmp_path, folder_dataset):
+    result = fercore("evaluate", tmp_path / "none.keras", "--data", folder_dataset[0])
+    assert result.returncode == 2 and "No model file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_json_has_the_documented_keys(tiny_model, folder_dataset):
+    result = fercore("evaluate", tiny_model, "--split", "public", "--json", "--tta", "--data", folder_dataset[0])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 14 and report["tta"] is True and report["split"] == "public"
+    assert set(report["per_class"]) == set(EMOTIONS)
+    assert all({"precision", "recall", "f1"} <= set(m) for m in report["per_class"].values())
+    assert len(report["confusion"]) == 7 and sum(map(sum, report["confusion"])) == 14
+
+
+def test_predict_reports_each_image_and_names_bad_ones(tiny_model, tmp_path):
+    big_face = tmp_path / "face.png"
+    cv2.imwrite(str(big_face), np.random.default_rng(0).integers(0, 255, (120, 96, 3), dtype=np.uint8))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    result = fercore("predict", tiny_model, big_face, broken, "--json")
+    assert result.returncode == 1  # one image failed
+    rows = json.loads(result.stdout)
+    assert rows[0]["emotion"] in EMOTIONS
+    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+    assert "not an image" in rows[1]["error"]

@@ -1,0 +1,91 @@
+"""Training end to end: events in order, cancel, resume, and a short real run that must learn."""
+import json
+
+import pytest
+
+from fercore.artifact import load_artifact
+from fercore.data import load_split
+from fercore.evaluate import majority_rate
+from fercore.progress import CancelToken, TrainingListener
+from fercore.train import TrainConfig, checkpoint_dir, train
+
+TINY = dict(arch="seed", batch_size=8, augment=0.5, hparams={"filters": 8, "dense_units": 16})
+
+
+class Recorder(TrainingListener):
+    def __init__(self, cancel_at=None, token=None):
+        self.events, self.cancel_at, self.token = [], cancel_at, token
+
+    def on_run_begin(self, info):
+        self.events.append(("run_begin", info["initial_epoch"]))
+
+    def on_epoch_begin(self, epoch):
+        self.events.append(("epoch_begin", epoch))
+
+    def on_batch_end(self, epoch, batch, logs):
+        self.events.append(("batch_end", epoch, batch))
+        if (epoch, batch) == self.cancel_at:
+            self.token.cancel()
+
+    def on_epoch_end(self, epoch, logs):
+        assert {"loss", "accuracy", "val_accuracy", "learning_rate", "seconds"} <= set(logs)
+        self.events.append(("epoch_end", epoch))
+
+    def on_run_end(self, summary):
+        self.events.append(("run_end", summary["epochs_done"]))
+
+
+def test_events_arrive_in_order_and_the_artifact_carries_its_card(folder_dataset, tmp_path):
+    recorder = Recorder()
+    out = tmp_path / "m.keras"
+    summary = train(TrainConfig(epochs=2, data=str(folder_dataset[0]), **TINY), out, listener=recorder,
+                    command="python -m fercore train ...")
+    names = [e[0] for e in recorder.events]
+    assert names[0] == "run_begin" and names[-1] == "run_end"
+    assert names.index("epoch_end") > names.index("batch_end") > names.index("epoch_begin")
+    assert [e[1] for e in recorder.events if e[0] == "epoch_end"] == [0, 1]
+    card = load_artifact(out).metadata
+    assert card["training"]["command"] == "python -m fercore train ..."
+    assert card["training"]["config"]["epochs"] == 2 and len(card["training"]["history"]) == 2
+    assert card["data"]["fingerprint"] and card["evaluation"]["private"]["n"] == 14
+    assert summary["evaluation"]["public"]["split"] == "public"
+
+
+def test_cancel_stops_within_a_batch_and_keeps_the_finished_epoch(folder_dataset, tmp_path):
+    token = CancelToken()
+    recorder = Recorder(cancel_at=(1, 1), token=token)
+    summary = train(TrainConfig(epochs=5, data=str(folder_dataset[0]), **TINY), tmp_path / "m.keras",
+                    listener=recorder, cancel=token)
+    assert summary["cancelled"] and summary["epochs_done"] == 1
+    assert recorder.events[-2] == ("batch_end", 1, 1)  # nothing ran after the cancelling batch
+    assert load_artifact(summary["artifact"]).metadata["training"]["cancelled"] is True
+
+
+def test_resume_continues_from_the_last_checkpoint(folder_dataset, tmp_path):
+    out = tmp_path / "m.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), out)
+    recorder = Recorder()
+    train(TrainConfig(epochs=3, data=str(folder_dataset[0]), **TINY), out, resume=True, listener=recorder)
+    assert recorder.events[0] == ("run_begin", 1)
+    assert [e[1] for e in recorder.events if e[0] == "epoch_end"] == [1, 2]
+    state = json.loads((checkpoint_dir(out) / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2, 3]
+
+
+def test_resume_with_other_settings_is_refused(folder_dataset, tmp_path):
+    out = tmp_path / "m.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), out)
+    with pytest.raises(Exception, match="Cannot resume.*batch_size"):
+        train(TrainConfig(epochs=2, data=str(folder_dataset[0]), **(TINY | {"batch_size": 4})), out, resume=True)
+
+
+def test_short_real_run_beats_the_majority_class(real_data_path, tmp_path):
+    """A few thousand real faces, a few epochs: the seed net must clearly beat always saying 'happy'."""
+    summary = train(TrainConfig(arch="seed", epochs=3, subset=6000, augment=0, class_weight="none",
+                                data=str(real_data_path)), tmp_path / "seed.keras")
+    floor = majority_rate(load_split("public", real_data_path))
+    public = summary["evaluation"]["public"]
+    assert public["n"] == 3589
+    assert public["accuracy"] > floor + 0.05, (public["accuracy"], floor)
+    predicted_classes = sum(1 for row in zip(*public["confusion"]) if sum(row) > 0)
+    assert predicted_classes >= 4  # not one class for every face, as the prototype did
