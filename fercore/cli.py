@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.set_defaults(run=_train)
 
+    p = sub.add_parser("tune", help="keras-tuner Hyperband search, objective PublicTest accuracy")
+    p.add_argument("--max-epochs", type=int, default=6)
+    p.add_argument("--factor", type=int, default=3)
+    p.add_argument("--subset", type=int, default=3000, help="Training faces per trial (default 3000)")
+    p.add_argument("--time-budget", type=float, help="minutes; no new trial starts after this")
+    p.add_argument("--arch", choices=["seed", "default"], help="fix the architecture (default: search it)")
+    p.add_argument("--directory", default="models/tuning", help="tuner state; an existing one is continued")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="models/tuned.keras")
+    p.add_argument("--data")
+    p.set_defaults(run=_tune)
+
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores, confusion matrix")
     p.add_argument("model")
     p.add_argument("--split", choices=["public", "private"], default="private")
@@ -125,6 +137,36 @@ def _train(args) -> int:
     print(f"\nbest epoch {summary['best_epoch']} saved to {summary['artifact']}\n")
     for name in ("public", "private"):
         print(format_report(summary["evaluation"][name]) + "\n")
+    return 0
+
+
+class _PrintTrials(_PrintProgress):
+    def on_run_begin(self, info):
+        print(f"Hyperband: max {info['max_epochs']} epochs, factor {info['factor']}, {info['train_size']} faces "
+              f"per trial, objective PublicTest accuracy ({len(info['previous_trials'])} earlier trials)", flush=True)
+
+    def on_trial_begin(self, trial_id, hyperparameters):
+        settings = ", ".join(f"{k}={v}" for k, v in hyperparameters.items() if not k.startswith("tuner/"))
+        print(f"trial {trial_id}: {settings}", flush=True)
+
+    def on_trial_end(self, trial_id, score):
+        print(f"trial {trial_id} done: PublicTest accuracy {score if score is None else round(score, 4)}", flush=True)
+
+
+def _tune(args) -> int:
+    from fercore.evaluate import format_report
+    from fercore.tune import TuneConfig, tune
+
+    config = TuneConfig(max_epochs=args.max_epochs, factor=args.factor, subset=args.subset,
+                        time_budget_s=args.time_budget * 60 if args.time_budget else None, arch=args.arch,
+                        seed=args.seed, directory=args.directory, data=args.data)
+    command = "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = tune(config, args.out, listener=_PrintTrials(), command=command)
+    if summary["artifact"] is None:
+        print("no trial finished: nothing saved.")
+        return 1
+    print(f"\nbest trial {summary['best_trial']} saved to {summary['artifact']}\n")
+    print(format_report(summary["evaluation"]["public"]))
     return 0
 
 

@@ -6,24 +6,25 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from fercore.artifact import Artifact, load_artifact
+from fercore.artifact import load_artifact
 from fercore.labels import FACE_SIZE
 
 BATCH = 64
 
 
 class Predictor:
-    """Loads a model artifact once; `probabilities(faces)` gives (N, 7) softmax rows."""
+    """Wraps a loaded model; `probabilities(faces)` gives (N, 7) softmax rows."""
 
-    def __init__(self, artifact: Artifact, batch_size: int = BATCH):
-        self.artifact = artifact
-        self.model = artifact.model
+    def __init__(self, model, batch_size: int = BATCH, metadata: dict | None = None):
+        self.model = model
+        self.metadata = metadata or {}
         self.batch_size = batch_size
         self._call = tf.function(lambda x: self.model(x, training=False), jit_compile=True)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Predictor:
-        return cls(load_artifact(path))
+        artifact = load_artifact(path)
+        return cls(artifact.model, metadata=artifact.metadata)
 
     def probabilities(self, faces: np.ndarray, tta: bool = False) -> np.ndarray:
         """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta also averages the mirror image."""

@@ -47,7 +47,7 @@ def cosine_lr(base: float, epochs: int, warmup: int = 1):
     return schedule
 
 
-class _ListenerBridge(keras.callbacks.Callback):
+class ListenerBridge(keras.callbacks.Callback):
     """Forwards Keras events to a TrainingListener and honours cancellation within a batch."""
 
     def __init__(self, listener: TrainingListener, cancel: CancelToken):
@@ -137,7 +137,7 @@ def train(
             callbacks=[
                 keras.callbacks.LearningRateScheduler(cosine_lr(hp.get("learning_rate"), config.epochs)),
                 _Checkpointer(ckpt, state, cancel),
-                _ListenerBridge(listener, cancel),
+                ListenerBridge(listener, cancel),
             ],
             verbose=0,
         )
@@ -147,37 +147,35 @@ def train(
         return summary
 
     best = keras.models.load_model(ckpt / "best.keras")
-    summary = _finish(best, out, config, state, splits, hp, command, time.time() - started, cancel.cancelled)
+    summary = finish_artifact(
+        best, out, splits, arch=config.arch, hyperparameters=hp.values,
+        training={"command": command, "kind": "train", "config": asdict(config),
+                  "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
+                  "seconds_this_run": round(time.time() - started, 1), "history": state["history"],
+                  "cancelled": cancel.cancelled},
+        train_faces_used=len(train_split),
+    )
+    summary |= {"epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"], "cancelled": cancel.cancelled}
     listener.on_run_end(summary)
     return summary
 
 
-def _finish(model, out, config, state, splits, hp, command, seconds, cancelled) -> dict:
-    """Evaluate the best epoch on both test splits and write the artifact."""
-    predictor = Predictor(_Loaded(model))
+def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used) -> dict:
+    """Evaluate a trained model on PublicTest and PrivateTest and write it with its card."""
+    predictor = Predictor(model)
     evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
     metadata = {
-        "arch": config.arch,
-        "hyperparameters": hp.values,
+        "arch": arch,
+        "hyperparameters": hyperparameters,
         "parameters": model.count_params(),
-        "training": {"command": command, "config": asdict(config), "epochs_done": state["epochs_done"],
-                     "best_epoch": state["best_epoch"], "seconds_this_run": round(seconds, 1),
-                     "history": state["history"], "cancelled": cancelled},
+        "training": training,
         "data": {"fingerprint": fer_data.fingerprint(splits),
                  "sizes": {name: len(split) for name, split in splits.items()},
-                 "train_faces_used": config.subset or len(splits["train"]),
+                 "train_faces_used": train_faces_used,
                  "selection_split": "public", "headline_split": "private"},
         "evaluation": evaluation,
     }
-    path = save_artifact(model, out, metadata)
-    return {"artifact": str(path), "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
-            "evaluation": evaluation, "cancelled": cancelled}
-
-
-@dataclass
-class _Loaded:
-    """A just-trained model in the shape Predictor expects of a loaded artifact."""
-    model: object
+    return {"artifact": str(save_artifact(model, out, metadata)), "evaluation": evaluation}
 
 
 def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:

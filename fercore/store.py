@@ -1,0 +1,402 @@
+"""Learners' answers and educators' sessions in one SQLite file, shared by threads and processes.
+
+A learner is a nickname and nothing more. Every call opens its own short connection (WAL mode,
+busy timeout, one statement per write), so one Store can serve every browser session of the app.
+No TensorFlow here.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import os
+import secrets
+import sqlite3
+from collections import Counter, defaultdict
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Literal
+
+import numpy as np
+
+from fercore.data import PROJECT_ROOT
+from fercore.errors import FercoreError
+from fercore.labels import EMOTIONS, NUM_CLASSES
+
+SCHEMA_VERSION = 1  # kept in PRAGMA user_version
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    code        TEXT PRIMARY KEY,          -- the join code learners type
+    name        TEXT NOT NULL,
+    emotions    TEXT NOT NULL,             -- comma-separated emotion names to practise
+    questions   INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    token_hash  TEXT NOT NULL,             -- sha256 of the educator token, never the token
+    created_at  TEXT NOT NULL              -- ISO 8601, UTC
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id          INTEGER PRIMARY KEY,
+    answered_at TEXT NOT NULL,             -- ISO 8601, UTC
+    learner     TEXT NOT NULL COLLATE NOCASE,
+    session     TEXT REFERENCES sessions (code),
+    face_id     TEXT NOT NULL,
+    true_label  INTEGER NOT NULL CHECK (true_label BETWEEN 0 AND {NUM_CLASSES - 1}),  -- index into EMOTIONS
+    guess       INTEGER NOT NULL CHECK (guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_guess INTEGER NOT NULL CHECK (model_guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    level       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
+CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+"""
+
+BUSY_TIMEOUT_S = 30.0
+CLEAR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L look-alikes
+CODE_LENGTH = 6
+TOKEN_GROUPS = 3  # the educator token: three groups of four, about 59 random bits
+SITTING_GAP = timedelta(minutes=30)  # a longer pause starts a new sitting
+NICKNAME_MAX = 30
+MOST_MISSED = 10
+CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
+               "model_correct", "level", "session")
+
+
+class StoreError(FercoreError):
+    pass
+
+
+class UnknownSessionCode(StoreError):
+    pass
+
+
+class WrongEducatorToken(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One quiz answer; labels are class indices into fercore.labels.EMOTIONS."""
+
+    face_id: str
+    true_label: int
+    guess: int
+    model_guess: int
+    level: int
+
+    @property
+    def correct(self) -> bool:
+        return self.guess == self.true_label
+
+    @property
+    def model_correct(self) -> bool:
+        return self.model_guess == self.true_label
+
+
+@dataclass(frozen=True)
+class StoredAnswer(Answer):
+    id: int
+    learner: str
+    session: str | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class Tally:
+    answered: int
+    correct: int
+    model_correct: int
+
+    @classmethod
+    def of(cls, answers: Iterable[Answer]) -> Tally:
+        answers = list(answers)
+        return cls(len(answers), sum(a.correct for a in answers), sum(a.model_correct for a in answers))
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answered if self.answered else 0.0
+
+    @property
+    def model_accuracy(self) -> float:
+        return self.model_correct / self.answered if self.answered else 0.0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A day or a sitting of one learner's practice."""
+
+    label: str  # "2025-11-25" for a day, "2025-11-25 14:05" (local start time) for a sitting
+    start: datetime
+    end: datetime
+    session: str | None  # the educator session, when every answer in the period belongs to one
+    overall: Tally
+    emotions: dict[str, Tally]  # by true emotion, only those asked
+
+
+@dataclass(frozen=True)
+class YouVsModel:
+    """The learner and the model on the same faces (the faces the learner answered)."""
+
+    both_right: int
+    only_you: int
+    only_model: int
+    both_wrong: int
+
+    @property
+    def faces(self) -> int:
+        return self.both_right + self.only_you + self.only_model + self.both_wrong
+
+
+@dataclass(frozen=True)
+class Session:
+    code: str
+    name: str
+    emotions: tuple[str, ...]
+    questions: int
+    level: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MissedFace:
+    face_id: str
+    true_label: int
+    shown: int
+    missed: int
+    common_guess: int  # the wrong answer given most often
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    session: Session
+    learners: dict[str, Tally]
+    emotions: dict[str, Tally]  # by true emotion
+    confusion: np.ndarray  # (7, 7) rows = true emotion, columns = the group's answers
+    model_confusion: np.ndarray  # the model on the same faces
+    most_missed: list[MissedFace]
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("FER_DB") or PROJECT_ROOT / "data" / "progress.sqlite3")
+
+
+def confusion_matrix(answers: Iterable[Answer], model: bool = False) -> np.ndarray:
+    """(7, 7) counts, rows = true emotion, columns = the learner's (or the model's) answer."""
+    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    for a in answers:
+        matrix[a.true_label, a.model_guess if model else a.guess] += 1
+    return matrix
+
+
+def normalize_nickname(nickname: str) -> str:
+    """Trimmed, single-spaced; letters, digits, space, - _ . only, so a CSV cell never starts a formula."""
+    name = " ".join(str(nickname).split())
+    if not 1 <= len(name) <= NICKNAME_MAX:
+        raise StoreError(f"A nickname needs 1 to {NICKNAME_MAX} characters.")
+    if not name[0].isalnum() or not all(c.isalnum() or c in " -_." for c in name):
+        raise StoreError("A nickname may use letters, digits, spaces and - _ . and must start with a letter or digit.")
+    return name
+
+
+def normalize_code(text: str) -> str:
+    """What people type -> the stored form: case, spaces and dashes do not matter."""
+    return "".join(str(text).split()).replace("-", "").upper()
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as conn:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit: each write is one statement, so each is its own short transaction.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with closing(self._connect()) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    # Learners
+
+    def record(self, learner: str, answer: Answer, session: str | None = None,
+               at: datetime | None = None) -> StoredAnswer:
+        learner = normalize_nickname(learner)
+        session = normalize_code(session) if session else None
+        at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        try:
+            with closing(self._connect()) as conn:
+                row_id = conn.execute(
+                    "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, "
+                    "level) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
+                     int(answer.model_guess), int(answer.level)),
+                ).lastrowid
+        except sqlite3.IntegrityError as exc:
+            if session and "FOREIGN KEY" in str(exc):
+                raise UnknownSessionCode(f"There is no session with the code {session}.") from None
+            raise StoreError(f"That answer could not be saved ({exc}).") from None
+        return StoredAnswer(answer.face_id, int(answer.true_label), int(answer.guess), int(answer.model_guess),
+                            int(answer.level), row_id, learner, session, at)
+
+    def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
+        """The learner's answers, oldest first; with limit, only the latest that many."""
+        return self._answers("learner = ?", (normalize_nickname(learner),), limit)
+
+    def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
+        """Accuracy overall and per emotion for each day or sitting, oldest first."""
+        groups = _days(self.answers(learner)) if by == "day" else _sittings(self.answers(learner))
+        return [_period(group, by) for group in groups]
+
+    def confusion(self, learner: str) -> tuple[np.ndarray, np.ndarray]:
+        """The learner's confusion matrix and the model's on the same faces."""
+        answers = self.answers(learner)
+        return confusion_matrix(answers), confusion_matrix(answers, model=True)
+
+    def streak(self, learner: str) -> int:
+        """How many answers in a row, up to the latest, were right."""
+        (count,) = self._query(
+            "SELECT COUNT(*) FROM answers WHERE learner = ?1 AND id > "
+            "(SELECT IFNULL(MAX(id), 0) FROM answers WHERE learner = ?1 AND guess != true_label)",
+            (normalize_nickname(learner),),
+        )[0]
+        return count
+
+    def you_vs_model(self, learner: str) -> YouVsModel:
+        outcomes = Counter((a.correct, a.model_correct) for a in self.answers(learner))
+        return YouVsModel(outcomes[True, True], outcomes[True, False], outcomes[False, True], outcomes[False, False])
+
+    # Educators
+
+    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int) -> tuple[Session, str]:
+        """A new session and its educator token; show the token once, only its hash is kept."""
+        name, emotions = " ".join(str(name).split()), set(emotions)
+        chosen = tuple(e for e in EMOTIONS if e in emotions)
+        if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
+            raise StoreError("A session needs a name, at least one of the seven emotions, "
+                             "one or more questions and a level.")
+        token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
+        created = datetime.now(timezone.utc)
+        while True:
+            code = _random_text(CODE_LENGTH)
+            try:
+                self._query("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
+                             created.isoformat()))
+                return Session(code, name, chosen, int(questions), int(level), created), token
+            except sqlite3.IntegrityError:
+                continue  # the code is taken: draw another
+
+    def join_session(self, code: str) -> Session:
+        code = normalize_code(code)
+        rows = self._query("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
+                           (code,))
+        if not rows:
+            raise UnknownSessionCode(f"There is no session with the code {code or '(empty)'}. "
+                                     "Check the code with your educator.")
+        code, name, emotions, questions, level, created_at = rows[0]
+        return Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created_at))
+
+    def session_report(self, code: str, token: str) -> SessionReport:
+        session = self._authorize(code, token)
+        answers = self._answers("session = ?", (session.code,))
+        by_learner, by_emotion = defaultdict(list), defaultdict(list)
+        for a in answers:
+            by_learner[a.learner].append(a)
+            by_emotion[EMOTIONS[a.true_label]].append(a)
+        return SessionReport(
+            session,
+            {learner: Tally.of(group) for learner, group in sorted(by_learner.items())},
+            {e: Tally.of(by_emotion[e]) for e in EMOTIONS if e in by_emotion},
+            confusion_matrix(answers),
+            confusion_matrix(answers, model=True),
+            _most_missed(answers),
+        )
+
+    def export_csv(self, code: str, token: str) -> str:
+        """Every answer of the session as CSV text with a header row, emotions by name."""
+        session = self._authorize(code, token)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for a in self._answers("session = ?", (session.code,)):
+            writer.writerow([a.answered_at.isoformat(), a.learner, a.face_id, EMOTIONS[a.true_label],
+                             EMOTIONS[a.guess], EMOTIONS[a.model_guess], int(a.correct), int(a.model_correct),
+                             a.level, a.session])
+        return out.getvalue()
+
+    def _authorize(self, code: str, token: str | None) -> Session:
+        session = self.join_session(code)
+        (stored,) = self._query("SELECT token_hash FROM sessions WHERE code = ?", (session.code,))[0]
+        if not token or not hmac.compare_digest(_hash(token), stored):
+            raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
+        return session
+
+    def _answers(self, where: str, params: tuple, limit: int | None = None) -> list[StoredAnswer]:
+        columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at"
+        sql = f"SELECT {columns} FROM answers WHERE {where} ORDER BY id DESC"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, int(limit))
+        rows = self._query(sql, params)
+        return [StoredAnswer(*row[:-1], datetime.fromisoformat(row[-1])) for row in reversed(rows)]
+
+
+def _random_text(length: int) -> str:
+    return "".join(secrets.choice(CLEAR_ALPHABET) for _ in range(length))
+
+
+def _hash(token: str) -> str:
+    # A plain hash suffices: the token is random with ~59 bits, not a password a person chose.
+    return hashlib.sha256(normalize_code(token).encode()).hexdigest()
+
+
+def _days(answers: list[StoredAnswer]) -> list[list[StoredAnswer]]:
+    groups: dict[str, list[StoredAnswer]] = defaultdict(list)
+    for a in answers:
+        groups[a.answered_at.astimezone().date().isoformat()].append(a)
+    return list(groups.values())
+
+
+def _sittings(answers: list[StoredAnswer]) -> list[list[StoredAnswer]]:
+    """Split where the learner paused for long or moved in or out of an educator session."""
+    groups: list[list[StoredAnswer]] = []
+    for a in answers:
+        last = groups[-1][-1] if groups else None
+        if last is None or a.answered_at - last.answered_at > SITTING_GAP or a.session != last.session:
+            groups.append([])
+        groups[-1].append(a)
+    return groups
+
+
+def _period(answers: list[StoredAnswer], by: str) -> Period:
+    start, end = answers[0].answered_at, answers[-1].answered_at
+    label = start.astimezone().strftime("%Y-%m-%d" if by == "day" else "%Y-%m-%d %H:%M")
+    sessions = {a.session for a in answers}
+    by_emotion = defaultdict(list)
+    for a in answers:
+        by_emotion[EMOTIONS[a.true_label]].append(a)
+    return Period(label, start, end, sessions.pop() if len(sessions) == 1 else None, Tally.of(answers),
+                  {e: Tally.of(by_emotion[e]) for e in EMOTIONS if e in by_emotion})
+
+
+def _most_missed(answers: list[StoredAnswer]) -> list[MissedFace]:
+    by_face: dict[str, list[StoredAnswer]] = defaultdict(list)
+    for a in answers:
+        by_face[a.face_id].append(a)
+    missed = []
+    for face_id, shown in by_face.items():
+        wrong = Counter(a.guess for a in shown if not a.correct)
+        if wrong:
+            missed.append(MissedFace(face_id, shown[0].true_label, len(shown), wrong.total(),
+                                     wrong.most_common(1)[0][0]))
+    missed.sort(key=lambda m: (-m.missed, -m.missed / m.shown, m.face_id))
+    return missed[:MOST_MISSED]

@@ -1,0 +1,143 @@
+"""keras-tuner Hyperband over fercore's hyperparameter space, objective PublicTest accuracy.
+
+Resumable: the tuner's state lives in `directory/project` and `overwrite=False` continues it.
+The best trial's model is saved as a normal artifact with its hyperparameters in the JSON.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from fercore import data as fer_data
+from fercore.errors import FercoreError
+from fercore.model import build_model
+from fercore.pipeline import class_weights, make_dataset
+from fercore.progress import CancelToken, TrainingListener
+from fercore.train import ListenerBridge, finish_artifact
+
+
+@dataclass
+class TuneConfig:
+    max_epochs: int = 6
+    factor: int = 3
+    subset: int | None = 3000  # Training faces per trial; the objective always uses all of PublicTest
+    time_budget_s: float | None = None  # no new trial starts after this
+    arch: str | None = None  # fix the architecture family, or None to search it too
+    batch_size: int = 64
+    class_weight: str = "sqrt"
+    seed: int = 0
+    directory: str = "models/tuning"
+    project: str = "hyperband"
+    data: str | None = None
+
+
+class _SearchStopped(Exception):
+    """Raised between trials to end the search (cancel or time budget)."""
+
+
+class _FerHyperModel(kt.HyperModel):
+    """Builds from the shared space; the augmentation strength is a searched training setting."""
+
+    def __init__(self, config: TuneConfig, train_split, val_split, bridge: ListenerBridge):
+        super().__init__()
+        self.config, self.train_split, self.val_split = config, train_split, val_split
+        self.bridge = bridge  # added here, not via search(): keras-tuner deep-copies those callbacks
+
+    def build(self, hp):
+        if self.config.arch:
+            hp.Fixed("arch", self.config.arch)
+        return build_model(hp)
+
+    def fit(self, hp, model, *args, callbacks=(), **kwargs):
+        augment = hp.Choice("augment", [0.0, 0.5, 1.0], default=1.0)
+        train_ds = make_dataset(self.train_split, self.config.batch_size, shuffle=True, augment=augment,
+                                seed=self.config.seed)
+        return model.fit(train_ds, validation_data=make_dataset(self.val_split, 256), shuffle=False,
+                         class_weight=class_weights(self.train_split, self.config.class_weight),
+                         callbacks=[*callbacks, self.bridge], **kwargs)
+
+
+class _Hyperband(kt.Hyperband):
+    """Hyperband that reports trials to a listener and can be stopped between trials."""
+
+    def __init__(self, *args, listener: TrainingListener, cancel: CancelToken, deadline: float | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listener, self.cancel, self.deadline = listener, cancel, deadline
+
+    def pre_create_trial(self):
+        if self.cancel.cancelled or (self.deadline and time.time() > self.deadline):
+            raise _SearchStopped
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.listener.on_trial_begin(trial.trial_id, dict(trial.hyperparameters.values))
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.listener.on_trial_end(trial.trial_id, trial.score)
+
+
+def tune(config: TuneConfig, out: str | Path, listener: TrainingListener | None = None,
+         cancel: CancelToken | None = None, command: str = "") -> dict:
+    """Run (or continue) the search; save the best model to `out`. Returns a summary."""
+    out, listener, cancel = Path(out), listener or TrainingListener(), cancel or CancelToken()
+    keras.utils.set_random_seed(config.seed)
+    splits = fer_data.load_fer2013(config.data)
+    train_split = splits["train"].sample(config.subset, seed=config.seed)
+    tuner = _Hyperband(
+        _FerHyperModel(config, train_split, splits["public"], ListenerBridge(listener, cancel)),
+        objective="val_accuracy",  # PublicTest; PrivateTest is never used for choices
+        max_epochs=config.max_epochs,
+        factor=config.factor,
+        seed=config.seed,
+        directory=config.directory,
+        project_name=config.project,
+        overwrite=False,  # continue an existing search in place
+        listener=listener,
+        cancel=cancel,
+        deadline=time.time() + config.time_budget_s if config.time_budget_s else None,
+    )
+    listener.on_run_begin({"kind": "tune", "max_epochs": config.max_epochs, "factor": config.factor,
+                           "train_size": len(train_split), "val_size": len(splits["public"]),
+                           "time_budget_s": config.time_budget_s, "previous_trials": _trial_rows(tuner)})
+    started = time.time()
+    try:
+        tuner.search(verbose=0)
+    except _SearchStopped:
+        listener.message("Search stopped: " + ("cancelled." if cancel.cancelled else "time budget reached."))
+    summary = _save_best(tuner, out, config, splits, command, time.time() - started, cancel.cancelled)
+    listener.on_run_end(summary)
+    return summary
+
+
+def _trial_rows(tuner) -> list[dict]:
+    """Every trial so far (this run and resumed ones), best first, for a UI table."""
+    rows = [{"trial": t.trial_id, "score": t.score, "status": str(t.status), **t.hyperparameters.values}
+            for t in tuner.oracle.trials.values()]
+    return sorted(rows, key=lambda r: -(r["score"] or 0))
+
+
+def _save_best(tuner, out, config, splits, command, seconds, cancelled) -> dict:
+    finished = tuner.oracle.get_best_trials(1)
+    if not finished or finished[0].score is None:
+        return {"artifact": None, "cancelled": cancelled, "trials": _trial_rows(tuner)}
+    best_trial = finished[0]
+    try:
+        model = tuner.get_best_models(1)[0]
+    except Exception as exc:  # a trial directory removed by hand, for instance
+        raise FercoreError(f"The best trial's weights in {config.directory} could not be loaded ({exc}).") from None
+    summary = finish_artifact(
+        model, out, splits,
+        arch=best_trial.hyperparameters.get("arch"),
+        hyperparameters=best_trial.hyperparameters.values,
+        training={"command": command, "kind": "hyperband", "config": asdict(config),
+                  "best_trial": best_trial.trial_id, "best_public_accuracy": best_trial.score,
+                  "trials": len(tuner.oracle.trials), "seconds_this_run": round(seconds, 1),
+                  "cancelled": cancelled},
+        train_faces_used=config.subset or len(splits["train"]),
+    )
+    return summary | {"trials": _trial_rows(tuner), "best_trial": best_trial.trial_id}

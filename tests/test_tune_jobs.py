@@ -1,0 +1,93 @@
+"""Hyperband tuning and background jobs, on tiny generated data."""
+import time
+
+import pytest
+
+from fercore.artifact import read_metadata
+from fercore.jobs import CANCELLED, FINISHED, RUNNING, JobBusy, JobRunner, progress
+from fercore.progress import TrainingListener
+from fercore.train import TrainConfig
+from fercore.tune import TuneConfig, tune
+
+TINY_TRAIN = dict(arch="seed", batch_size=8, hparams={"filters": 8, "dense_units": 16})
+
+
+class TrialRecorder(TrainingListener):
+    def __init__(self):
+        self.begun, self.ended = [], []
+
+    def on_trial_begin(self, trial_id, hyperparameters):
+        self.begun.append(trial_id)
+
+    def on_trial_end(self, trial_id, score):
+        self.ended.append((trial_id, score))
+
+
+def _tiny_tune(folder, directory, **changes):
+    return TuneConfig(**({"max_epochs": 2, "factor": 2, "subset": None, "arch": "seed", "batch_size": 8,
+                          "directory": str(directory), "data": str(folder)} | changes))
+
+
+def test_hyperband_completes_saves_the_best_and_resumes_without_redoing_trials(folder_dataset, tmp_path):
+    recorder = TrialRecorder()
+    summary = tune(_tiny_tune(folder_dataset[0], tmp_path / "tuning"), tmp_path / "tuned.keras", listener=recorder)
+    assert recorder.begun and len(recorder.ended) == len(recorder.begun)
+    card = read_metadata(summary["artifact"])
+    assert card["training"]["kind"] == "hyperband" and card["hyperparameters"]["arch"] == "seed"
+    assert card["training"]["best_public_accuracy"] == max(s for _, s in recorder.ended)
+    assert "augment" in card["hyperparameters"]
+
+    again = TrialRecorder()  # same directory: keras-tuner reloads its state (the prototype crashed here)
+    resumed = tune(_tiny_tune(folder_dataset[0], tmp_path / "tuning"), tmp_path / "tuned.keras", listener=again)
+    assert again.begun == [] and len(resumed["trials"]) == len(summary["trials"])
+
+
+def test_time_budget_stops_before_new_trials(folder_dataset, tmp_path):
+    recorder = TrialRecorder()
+    summary = tune(_tiny_tune(folder_dataset[0], tmp_path / "t", time_budget_s=1e-6), tmp_path / "x.keras",
+                   listener=recorder)
+    assert recorder.begun == [] and summary["artifact"] is None
+
+
+def _wait(job, status=None, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if job.status != RUNNING if status is None else job.snapshot()["status"] == status:
+            return job.snapshot()
+        time.sleep(0.1)
+    raise AssertionError(f"job still {job.status} after {timeout}s")
+
+
+def test_a_background_training_job_reports_epochs_and_only_one_runs(folder_dataset, tmp_path):
+    runner = JobRunner()
+    job = runner.start("train", TrainConfig(epochs=2, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "j.keras")
+    with pytest.raises(JobBusy):
+        runner.start("train", TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "k.keras")
+    snapshot = _wait(job)
+    assert snapshot["status"] == FINISHED, snapshot["error"]
+    assert [e["epoch"] for e in snapshot["epochs"]] == [1, 2]
+    assert progress(snapshot) == (1.0, 0.0)
+    assert snapshot["summary"]["evaluation"]["public"]["n"] == 14
+    assert runner.start("train", TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN),
+                        tmp_path / "k.keras")  # free again once the first finished
+    _wait(runner.current)
+
+
+def test_stopping_a_job_ends_it_as_cancelled(folder_dataset, tmp_path):
+    runner = JobRunner()
+    job = runner.start("train", TrainConfig(epochs=50, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "c.keras")
+    deadline = time.time() + 120
+    while not job.snapshot()["epochs"] and time.time() < deadline:
+        time.sleep(0.05)
+    runner.cancel()
+    snapshot = _wait(job)
+    assert snapshot["status"] == CANCELLED
+    assert len(snapshot["epochs"]) < 50
+    assert snapshot["summary"]["artifact"]  # the finished epochs were kept
+
+
+def test_a_failing_job_reports_a_message_not_a_crash(tmp_path):
+    runner = JobRunner()
+    job = runner.start("train", TrainConfig(epochs=1, data=str(tmp_path / "missing"), **TINY_TRAIN), tmp_path / "f.keras")
+    snapshot = _wait(job)
+    assert snapshot["status"] == "failed" and "does not exist" in snapshot["error"]
