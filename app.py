@@ -5,5 +5,6 @@ st.set_page_config(page_title="fercore: reading facial emotions", page_icon="ðŸ™
 
 navigation = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ])
 navigation.run()

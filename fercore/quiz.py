@@ -99,8 +99,10 @@ def build_pool(splits: dict[str, Split], probabilities: np.ndarray) -> QuizPool:
     if probabilities.shape != (len(labels), NUM_CLASSES):
         raise QuizError(f"Expected probabilities of shape ({len(labels)}, {NUM_CLASSES}) for the quiz faces, "
                         f"got {probabilities.shape}.")
-    return QuizPool(images, labels, ids, probabilities, _eligible(labels, probabilities),
-                    {str(face_id): i for i, face_id in enumerate(ids)})
+    index = {str(face_id): i for i, face_id in enumerate(ids)}
+    if len(index) != len(ids):
+        raise QuizError("Face ids repeat across the quiz faces; each face needs its own id.")
+    return QuizPool(images, labels, ids, probabilities, _eligible(labels, probabilities), index)
 
 
 def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],

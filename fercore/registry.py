@@ -17,6 +17,11 @@ MODELS_DIR = PROJECT_ROOT / "models"
 SHIPPED_MODEL = MODELS_DIR / "default.keras"
 
 
+def trained_dir() -> Path:
+    """Where models trained from the app go (ignored by git); FER_TRAINED_DIR overrides."""
+    return Path(os.environ.get("FER_TRAINED_DIR") or MODELS_DIR / "trained")
+
+
 def _choice_file() -> Path:
     return Path(os.environ.get("FER_ACTIVE_MODEL_FILE") or PROJECT_ROOT / "data" / "active_model.json")
 

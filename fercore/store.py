@@ -208,21 +208,23 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        # Held open, unused, so closing a per-call connection never checkpoints and deletes the WAL.
+        self._keep_open = conn = self._connect(check_same_thread=False)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
+        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         # Autocommit: each write is one statement, so each is its own short transaction.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=check_same_thread)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
         with closing(self._connect()) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -234,13 +236,14 @@ class Store:
         session = normalize_code(session) if session else None
         at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         try:
-            with closing(self._connect()) as conn:
-                row_id = conn.execute(
-                    "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, "
-                    "level) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
-                     int(answer.model_guess), int(answer.level)),
-                ).lastrowid
+            # A nickname keeps the spelling it was first given, whatever case is typed later.
+            row_id, learner = self._execute(
+                "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level) "
+                "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE learner = ?2 LIMIT 1), ?2), ?3, ?4, ?5, ?6, "
+                "?7, ?8) RETURNING id, learner",
+                (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
+                 int(answer.model_guess), int(answer.level)),
+            )[0]
         except sqlite3.IntegrityError as exc:
             if session and "FOREIGN KEY" in str(exc):
                 raise UnknownSessionCode(f"There is no session with the code {session}.") from None
@@ -254,8 +257,8 @@ class Store:
 
     def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
         """Accuracy overall and per emotion for each day or sitting, oldest first."""
-        groups = _days(self.answers(learner)) if by == "day" else _sittings(self.answers(learner))
-        return [_period(group, by) for group in groups]
+        split = {"day": _days, "sitting": _sittings}[by]
+        return [_period(group, by) for group in split(self.answers(learner))]
 
     def confusion(self, learner: str) -> tuple[np.ndarray, np.ndarray]:
         """The learner's confusion matrix and the model's on the same faces."""
@@ -264,7 +267,7 @@ class Store:
 
     def streak(self, learner: str) -> int:
         """How many answers in a row, up to the latest, were right."""
-        (count,) = self._query(
+        (count,) = self._execute(
             "SELECT COUNT(*) FROM answers WHERE learner = ?1 AND id > "
             "(SELECT IFNULL(MAX(id), 0) FROM answers WHERE learner = ?1 AND guess != true_label)",
             (normalize_nickname(learner),),
@@ -289,17 +292,17 @@ class Store:
         while True:
             code = _random_text(CODE_LENGTH)
             try:
-                self._query("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
-                             created.isoformat()))
+                self._execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
+                               created.isoformat()))
                 return Session(code, name, chosen, int(questions), int(level), created), token
             except sqlite3.IntegrityError:
                 continue  # the code is taken: draw another
 
     def join_session(self, code: str) -> Session:
         code = normalize_code(code)
-        rows = self._query("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
-                           (code,))
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
+                             (code,))
         if not rows:
             raise UnknownSessionCode(f"There is no session with the code {code or '(empty)'}. "
                                      "Check the code with your educator.")
@@ -336,7 +339,7 @@ class Store:
 
     def _authorize(self, code: str, token: str | None) -> Session:
         session = self.join_session(code)
-        (stored,) = self._query("SELECT token_hash FROM sessions WHERE code = ?", (session.code,))[0]
+        (stored,) = self._execute("SELECT token_hash FROM sessions WHERE code = ?", (session.code,))[0]
         if not token or not hmac.compare_digest(_hash(token), stored):
             raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
         return session
@@ -346,7 +349,7 @@ class Store:
         sql = f"SELECT {columns} FROM answers WHERE {where} ORDER BY id DESC"
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, int(limit))
-        rows = self._query(sql, params)
+        rows = self._execute(sql, params)
         return [StoredAnswer(*row[:-1], datetime.fromisoformat(row[-1])) for row in reversed(rows)]
 
 

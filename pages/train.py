@@ -1,0 +1,177 @@
+"""Train or tune fercore's CNN from the browser and watch it learn."""
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from fercore import registry
+from fercore.artifact import read_metadata
+from fercore.data import resolve_data_path
+from fercore.errors import FercoreError
+from fercore.jobs import RUNNING, progress
+from fercore.train import TrainConfig
+from fercore.tune import TuneConfig
+from ui import charts
+from ui.resources import job_runner
+
+st.title("Train a model")
+st.caption("Training runs on this server in the background: you can leave this page and come back, "
+           "or open it in another tab. One job runs at a time.")
+
+
+def start_form(busy: bool) -> None:
+    with st.form("start"):
+        mode = st.radio("What to run", ["Train", "Tune (Hyperband)"], horizontal=True,
+                        help="Tuning tries many settings briefly and keeps the best on PublicTest.")
+        left, right = st.columns(2)
+        arch = left.selectbox("Architecture", ["seed", "default"],
+                              help="seed: the small prototype network (fast). default: deeper, with batch norm.")
+        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, 60, 3)
+        subset = left.select_slider("Training faces", [500, 1000, 2000, 5000, 10000, 28709], value=2000,
+                                    help="A small subset finishes in a couple of minutes on a laptop CPU.")
+        augment = right.toggle("Augmentation (flips, shifts, erasing)", value=True)
+        budget = right.number_input("Tuning time budget (minutes)", 1, 600, 5)
+        submitted = st.form_submit_button("Start", type="primary", disabled=busy)
+    if busy:
+        st.info("A job is running. Wait for it to finish, or stop it above, before starting another.")
+    if submitted:
+        start(mode, arch, epochs, subset, augment, budget)
+
+
+def start(mode, arch, epochs, subset, augment, budget) -> None:
+    if not resolve_data_path().exists():
+        st.error(f"FER2013 is not at {resolve_data_path()}. See the README for how to get it, then set FER_DATA.")
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    subset = None if subset >= 28709 else subset
+    try:
+        if mode == "Train":
+            config = TrainConfig(arch=arch, epochs=epochs, subset=subset, augment=1.0 if augment else 0.0)
+            job_runner().start("train", config, registry.trained_dir() / f"{arch}-{stamp}.keras")
+        else:
+            config = TuneConfig(max_epochs=max(epochs, 2), subset=subset, arch=arch, time_budget_s=budget * 60,
+                                directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
+            job_runner().start("tune", config, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras")
+    except FercoreError as exc:
+        st.warning(str(exc))
+        return
+    st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def live_job() -> None:
+    """Redrawn every second while a job runs; a full rerun when it ends shows the report."""
+    job = job_runner().current
+    if job is None:
+        return
+    snap = job.snapshot()
+    if snap["status"] != RUNNING:
+        if st.session_state.get("shown_running") == snap["id"]:
+            st.session_state.pop("shown_running")
+            st.rerun()
+        return
+    st.session_state["shown_running"] = snap["id"]
+    draw_progress(snap)
+    if st.button("Stop", key=f"stop-{snap['id']}"):
+        job_runner().cancel()
+        st.toast("Stopping after the current batch...")
+
+
+def draw_progress(snap: dict) -> None:
+    fraction, seconds_left = progress(snap)
+    eta = f", about {seconds_left / 60:.1f} min left" if seconds_left else ""
+    label = {"train": "Training", "tune": "Tuning"}[snap["kind"]]
+    batch = snap.get("batch") or {}
+    detail = f"epoch {batch.get('epoch', 0) + 1}, batch {batch.get('batch', -1) + 1}" if batch else "preparing data"
+    st.progress(min(fraction, 1.0), text=f"{label}: {detail}{eta}")
+    if snap["epochs"]:
+        st.plotly_chart(charts.training_curves(snap["epochs"]), key=f"curves-{snap['id']}-{len(snap['epochs'])}")
+    if snap["kind"] == "tune":
+        draw_trials(snap)
+
+
+def draw_trials(snap: dict) -> None:
+    finished = [t for t in snap["trials"] if t.get("score") is not None]
+    if snap["current_trial"]:
+        st.caption("Current trial: " + ", ".join(f"{k}={v}" for k, v in snap["current_trial"].items()
+                                                 if not k.startswith("tuner/")))
+    if finished:
+        st.plotly_chart(charts.best_so_far(finished), key=f"best-{snap['id']}-{len(finished)}")
+        st.dataframe([{k: v for k, v in t.items() if not k.startswith("tuner/")} for t in finished],
+                     hide_index=True)
+
+
+def final_report(snap: dict) -> None:
+    if snap["status"] == "failed":
+        st.error(f"The {snap['kind']} job failed: {snap['error']}")
+        return
+    summary = snap.get("summary") or {}
+    if not summary.get("artifact"):
+        st.info("The job stopped before anything could be saved.")
+        return
+    st.subheader("Result" + (" (stopped early)" if snap["status"] == "cancelled" else ""))
+    if snap["epochs"]:
+        st.plotly_chart(charts.training_curves(snap["epochs"]))
+    if snap["kind"] == "tune" and snap["trials"]:
+        draw_trials(snap | {"current_trial": None})
+    public = summary["evaluation"]["public"]
+    current = active_card_accuracy()
+    cols = st.columns(3)
+    cols[0].metric("PublicTest accuracy", f"{public['accuracy']:.1%}",
+                   delta=f"{public['accuracy'] - current:+.1%} vs the model in use" if current is not None else None)
+    cols[1].metric("Macro-F1", f"{public['macro_f1']:.3f}")
+    cols[2].metric("Faces evaluated", public["n"])
+    left, right = st.columns(2)
+    left.plotly_chart(charts.per_class_bars(public, "Per-class results on PublicTest"))
+    right.plotly_chart(charts.confusion_heatmap(public["confusion"], "Confusion on PublicTest"))
+    use_model_buttons(Path(summary["artifact"]))
+
+
+def active_card_accuracy() -> float | None:
+    try:
+        card = read_metadata(registry.active_model_path())
+        return card["evaluation"]["public"]["accuracy"]
+    except (FercoreError, KeyError):
+        return None
+
+
+def use_model_buttons(path: Path) -> None:
+    if registry.active_model_path().resolve() == path.resolve():
+        st.success("This model is the one the app uses now.")
+        return
+    if st.button("Use this model in the app", type="primary"):
+        registry.set_active_model(path)  # cached predictors are keyed by path, so every page follows
+        st.rerun()
+    st.caption(f"Saved as `{path}`. The shipped `{registry.SHIPPED_MODEL.name}` stays as it is.")
+
+
+def trained_models() -> None:
+    rows = registry.list_models() + registry.list_models(registry.trained_dir())
+    if not rows:
+        return
+    st.subheader("Trained models")
+    active = registry.active_model_path().resolve()
+    for row in rows:
+        card = row["card"]
+        title = row["name"] + ("  (in use)" if row["path"].resolve() == active else "")
+        with st.expander(title):
+            if row["error"]:
+                st.warning(row["error"])
+                continue
+            ev = card.get("evaluation", {})
+            cols = st.columns(3)
+            for col, split in zip(cols, ("public", "private")):
+                if split in ev:
+                    col.metric(f"{split.capitalize()}Test accuracy", f"{ev[split]['accuracy']:.1%}",
+                               help=f"macro-F1 {ev[split]['macro_f1']:.3f}")
+            cols[2].metric("Architecture", card.get("arch", "?"))
+            st.code(card.get("training", {}).get("command", ""), language="bash")
+
+
+job = job_runner().current
+running = job is not None and job.status == RUNNING
+live_job()
+if job is not None and not running:
+    final_report(job.snapshot())
+start_form(busy=running)
+trained_models()

@@ -1,0 +1,75 @@
+"""Plotly figures the pages share. Colour scales are colour-blind safe (cividis); nothing relies on
+red versus green."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from fercore.labels import EMOTIONS
+
+MUTED = ["#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), paper_bgcolor="rgba(0,0,0,0)", font=dict(size=14))
+
+
+def probability_bars(probabilities, title: str = "How the model reads this face") -> go.Figure:
+    order = sorted(range(len(EMOTIONS)), key=lambda i: probabilities[i])
+    fig = go.Figure(go.Bar(
+        x=[float(probabilities[i]) for i in order], y=[EMOTIONS[i] for i in order], orientation="h",
+        marker_color=["#4C72B0" if i == order[-1] else "#A9B8D0" for i in order],
+        text=[f"{probabilities[i]:.0%}" for i in order], textposition="outside",
+    ))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], tickformat=".0%"), height=300, **LAYOUT)
+    return fig
+
+
+def confusion_heatmap(confusion, title: str = "Confusion matrix", classes=EMOTIONS) -> go.Figure:
+    """Rows are true classes, shown as the share of each row, with the counts on hover."""
+    shares = [[v / max(sum(row), 1) for v in row] for row in confusion]
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=list(classes), y=list(classes), colorscale="Cividis", zmin=0, zmax=1,
+        text=[[f"{s:.0%}" for s in row] for row in shares], texttemplate="%{text}",
+        customdata=confusion, hovertemplate="true %{y}, read as %{x}: %{customdata} (%{text})<extra></extra>",
+        colorbar=dict(tickformat=".0%"),
+    ))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+                      height=420, **LAYOUT)
+    return fig
+
+
+def per_class_bars(report: dict, title: str = "Per-class results") -> go.Figure:
+    fig = go.Figure()
+    for metric, colour in (("precision", MUTED[0]), ("recall", MUTED[1]), ("f1", MUTED[3])):
+        fig.add_bar(name=metric, x=list(report["per_class"]),
+                    y=[m[metric] for m in report["per_class"].values()], marker_color=colour)
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1], tickformat=".0%"), height=340,
+                      **LAYOUT)
+    return fig
+
+
+def training_curves(epochs: list[dict]) -> go.Figure:
+    """Loss and accuracy per epoch, on Training (augmented) and PublicTest."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    x = list(range(1, len(epochs) + 1))
+    for col, key in ((1, "loss"), (2, "accuracy")):
+        fig.add_scatter(x=x, y=[e.get(key) for e in epochs], name=f"training {key}", mode="lines+markers",
+                        line=dict(color=MUTED[0]), row=1, col=col)
+        fig.add_scatter(x=x, y=[e.get(f"val_{key}") for e in epochs], name=f"PublicTest {key}",
+                        mode="lines+markers", line=dict(color=MUTED[1], dash="dash"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=340, legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    return fig
+
+
+def best_so_far(trials: list[dict]) -> go.Figure:
+    """Hyperband: each finished trial's PublicTest accuracy and the best so far."""
+    scores = [t["score"] for t in trials if t.get("score") is not None]
+    best = [max(scores[: i + 1]) for i in range(len(scores))]
+    fig = go.Figure()
+    fig.add_scatter(x=list(range(1, len(scores) + 1)), y=scores, mode="markers", name="trial",
+                    marker=dict(color=MUTED[6]))
+    fig.add_scatter(x=list(range(1, len(best) + 1)), y=best, mode="lines", name="best so far",
+                    line=dict(color=MUTED[0], shape="hv"))
+    fig.update_layout(title="PublicTest accuracy by trial", xaxis_title="finished trial",
+                      yaxis=dict(tickformat=".0%"), height=320, **LAYOUT)
+    return fig
