@@ -1,8 +1,8 @@
-"""Decoding images people bring (any common format, size or mode) into grayscale arrays, safely."""
+"""Decoding images people bring (any common format, size or mode) into upright arrays, safely."""
 from __future__ import annotations
 
 import io
-import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,8 +11,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fercore.errors import ImageError
 from fercore.labels import FACE_SIZE
 
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
+FORMAT_NAMES = "JPEG, PNG, WebP, BMP or TIFF"
 MAX_PIXELS = 60_000_000  # above this, refuse: a decompression bomb or far more than a face needs
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+MAX_SIDE = 30_000
+MIN_SIDE = 16
 
 
 def decode_image(raw: bytes) -> Image.Image:
@@ -20,40 +23,84 @@ def decode_image(raw: bytes) -> Image.Image:
     if not raw:
         raise ImageError("The file is empty.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image is too large (over {MAX_PIXELS // 1_000_000} megapixels).") from None
-    except UnidentifiedImageError:
-        raise ImageError("This file is not an image fercore can read (JPEG, PNG, WebP, BMP or TIFF).") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"The image file is damaged or cut short ({exc}).") from None
-    image = ImageOps.exif_transpose(image)  # phones store portrait shots sideways plus an EXIF tag
-    return _normalise_mode(image)
+        # Only the formats we name: Pillow would otherwise also try EPS (Ghostscript), PSD, ICO...
+        image = Image.open(io.BytesIO(raw), formats=FORMATS)
+    except UnidentifiedImageError as exc:
+        if _has_supported_signature(raw):  # a JPEG or PNG... whose header does not parse
+            raise _damaged(exc) from None
+        raise ImageError(f"This file is not an image fercore can read ({FORMAT_NAMES}).") from None
+    except Image.DecompressionBombError:
+        raise ImageError(_too_large_message()) from None
+    except Exception as exc:  # parsers of untrusted bytes raise many types
+        raise _damaged(exc) from None
+    _check_size(*image.size)  # from the header, before any pixel is decoded
+    try:
+        image.load()  # Pillow's LOAD_TRUNCATED_IMAGES stays False, so a cut-short file raises here
+        ImageOps.exif_transpose(image, in_place=True)  # phones store portrait shots sideways plus a tag
+        return _normalise_mode(image)
+    except Exception as exc:
+        raise _damaged(exc) from None
+
+
+def _has_supported_signature(raw: bytes) -> bool:
+    Image.init()
+    return any(accept(raw[:16]) is True for _, accept in (Image.OPEN[name] for name in FORMATS))
+
+
+def _check_size(width: int, height: int) -> None:
+    # Pillow's own bomb check warns (a process-wide, thread-unsafe switch to turn into an error)
+    # and only refuses at twice its limit, so the limit is checked here.
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise ImageError(_too_large_message(width, height))
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"The image is {width}x{height} pixels: too small to hold a face "
+                         f"(at least {MIN_SIDE} pixels a side).")
+
+
+def _too_large_message(width: int | None = None, height: int | None = None) -> str:
+    size = f" ({width}x{height} pixels)" if width else ""
+    return (f"The image is too large{size}: fercore accepts up to {MAX_PIXELS // 1_000_000} megapixels "
+            f"and {MAX_SIDE:,} pixels a side.")
+
+
+def _damaged(exc: Exception) -> ImageError:
+    return ImageError(f"The image file is damaged or cut short and cannot be read ({exc}).")
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
         background = Image.new("RGB", image.size, "white")  # transparent areas read as white paper
-        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        span = max(values.max() - values.min(), 1e-9)
-        return Image.fromarray(((values - values.min()) / span * 255).astype(np.uint8), "L")
+    if image.mode.startswith("I") or image.mode == "F":
+        return _high_depth_to_gray(image)
     return image if image.mode in ("RGB", "L") else image.convert("RGB")
+
+
+def _high_depth_to_gray(image: Image.Image) -> Image.Image:
+    """16-bit keeps its brightness (Pillow's own convert clips everything above 255 to white);
+    32-bit integer or float has no fixed range, so its own range is stretched to 0-255."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        low, high = 0.0, 65535.0
+    else:
+        low, high = values.min(), max(values.max(), values.min() + 1)
+    return Image.fromarray(np.round((values - low) / (high - low) * 255).astype(np.uint8), "L")
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
+def to_rgb(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
 def read_gray(path) -> np.ndarray:
     """A file on disk -> uint8 grayscale array."""
     try:
-        raw = open(path, "rb").read()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ImageError(f"Cannot read {path}: {exc.strerror}.") from None
     return to_gray(decode_image(raw))

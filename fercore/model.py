@@ -20,7 +20,7 @@ ARCH_DEFAULTS = {
     "seed": dict(filters=32, dense_units=128, dropout=0.0, learning_rate=1e-3, weight_decay=0.0,
                  label_smoothing=0.0),
     # VGG-style: four blocks of two 3x3 convs with batch norm, widths n..8n, dropout, a small head.
-    "default": dict(filters=32, dense_units=256, dropout=0.4, learning_rate=2e-3, weight_decay=1e-4,
+    "default": dict(filters=32, blocks=4, dense_units=256, dropout=0.4, learning_rate=2e-3, weight_decay=1e-4,
                     label_smoothing=0.1),
 }
 
@@ -40,6 +40,7 @@ def define_space(hp: kt.HyperParameters) -> None:
     """Register the searchable ranges; values fixed beforehand (see hyperparameters()) win."""
     hp.Choice("arch", list(ARCHITECTURES), default="default")
     hp.Choice("filters", [16, 24, 32, 48, 64], default=32)
+    hp.Choice("blocks", [3, 4], default=4, parent_name="arch", parent_values=["default"])
     hp.Choice("dense_units", [64, 128, 256, 512], default=256)
     hp.Float("dropout", 0.0, 0.6, step=0.1, default=0.4)
     hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3)
@@ -53,7 +54,10 @@ def build_model(hp: kt.HyperParameters) -> keras.Model:
     arch = hp.get("arch")
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
     x = layers.Rescaling(1 / 255.0, name="rescale")(inputs)
-    x = (_seed_body if arch == "seed" else _default_body)(x, hp.get("filters"))
+    if arch == "seed":
+        x = _seed_body(x, hp.get("filters"))
+    else:
+        x = _default_body(x, hp.get("filters"), hp.get("blocks"))
     x = layers.Flatten()(x)
     x = layers.Dense(hp.get("dense_units"), activation="relu", name="dense")(x)
     if hp.get("dropout") > 0:
@@ -88,8 +92,8 @@ def _conv_bn_relu(x, width: int, name: str):
     return layers.Activation("relu", name=name)(x)
 
 
-def _default_body(x, n: int):
-    widths = (n, 2 * n, 4 * n, 8 * n)
+def _default_body(x, n: int, blocks: int):
+    widths = [n * 2**i for i in range(blocks)]
     for block, width in enumerate(widths, start=1):
         x = _conv_bn_relu(x, width, f"block{block}a")
         x = _conv_bn_relu(x, width, LAST_CONV if block == len(widths) else f"block{block}b")

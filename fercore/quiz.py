@@ -115,10 +115,9 @@ def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],
     """
     key = f"{_file_digest(model_path)}-{fingerprint({name: splits[name] for name in QUIZ_SPLITS})}"
     cache = Path(cache_dir or default_cache_dir()) / f"quiz-probabilities-{key}.npy"
-    images = _quiz_faces(splits)[0]
     try:
         cached = np.load(cache)
-        if cached.shape == (len(images), NUM_CLASSES):
+        if cached.shape == (sum(len(splits[name]) for name in QUIZ_SPLITS), NUM_CLASSES):
             return cached
     except (OSError, ValueError):
         pass  # missing or damaged: compute again
@@ -126,7 +125,7 @@ def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],
         from fercore.predict import Predictor
 
         load_predictor = Predictor.from_path
-    probabilities = np.asarray(load_predictor(model_path).probabilities(images), np.float32)
+    probabilities = np.asarray(load_predictor(model_path).probabilities(_quiz_faces(splits)[0]), np.float32)
     _save(cache, probabilities)
     return probabilities
 
@@ -137,10 +136,11 @@ def next_question(pool: QuizPool, history: Sequence[Answer], level: int, focus: 
     if level not in CHOICES:
         raise QuizError(f"Level {level} does not exist; levels are {', '.join(map(str, LEVELS))}.")
     rng = rng or np.random.default_rng()
+    focus = tuple(focus or EMOTIONS)
     faces_by_emotion = pool.eligible[level]
     emotions = np.array([e for e in _focus_indices(focus) if faces_by_emotion[e].size], dtype=np.int64)
     if not emotions.size:
-        raise QuizError(f"The quiz faces hold none of: {', '.join(focus or EMOTIONS)}.")
+        raise QuizError(f"The quiz faces hold none of: {', '.join(focus)}.")
     confusion = confusion_matrix(history[-ADAPT_WINDOW:])
     weights = practice_weights(confusion)[emotions]
     emotion = int(rng.choice(emotions, p=weights / weights.sum()))
@@ -189,12 +189,10 @@ def _eligible(labels: np.ndarray, probabilities: np.ndarray) -> dict[int, tuple[
     return eligible
 
 
-def _focus_indices(focus: Iterable[str] | None) -> list[int]:
-    if not focus:
-        return list(range(NUM_CLASSES))
-    focus = set(focus)
-    if focus - set(EMOTIONS):
-        raise QuizError(f"Unknown emotion(s) {sorted(focus - set(EMOTIONS))}; choose from {', '.join(EMOTIONS)}.")
+def _focus_indices(focus: tuple[str, ...]) -> list[int]:
+    unknown = set(focus) - set(EMOTIONS)
+    if unknown:
+        raise QuizError(f"Unknown emotion(s) {sorted(unknown)}; choose from {', '.join(EMOTIONS)}.")
     return [INDEX[e] for e in EMOTIONS if e in focus]
 
 

@@ -34,3 +34,54 @@ def model_problem(error: Exception) -> None:
     """Explain a missing or broken model and how to get one."""
     st.warning(f"{error}\n\nTrain a model on the **Train** page, or from the command line: "
                "`python -m fercore train --arch default --out models/default.keras`.")
+
+
+@st.cache_resource
+def store():
+    from fercore.store import Store
+
+    return Store()
+
+
+@st.cache_resource
+def dataset(path: str):
+    from fercore.data import load_fer2013
+
+    return load_fer2013(path)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Preparing the quiz faces (once per model)...")
+def _quiz_pool(data_path: str, model_path: str, modified: float):
+    from fercore.quiz import build_pool, pool_probabilities
+
+    splits = dataset(data_path)
+    return build_pool(splits, pool_probabilities(model_path, splits))
+
+
+def quiz_pool():
+    """The quiz faces with the active model's readings of every face, computed once per model.
+    Raises DatasetError or ArtifactError with a message for the user."""
+    from fercore.data import resolve_data_path
+
+    path = registry.active_model_path()
+    modified = path.stat().st_mtime if path.exists() else 0.0
+    return _quiz_pool(str(resolve_data_path()), str(path), modified)
+
+
+def learner_name() -> str | None:
+    """The nickname box shared by the quiz and progress pages. Streamlit forgets a widget's value
+    when its page is left, so the name is kept under a key of its own."""
+    from fercore.store import StoreError, normalize_nickname
+
+    st.session_state["_nickname_box"] = st.session_state.get("nickname", "")
+    st.text_input("Your nickname", key="_nickname_box", placeholder="e.g. Sam",
+                  on_change=lambda: st.session_state.update(nickname=st.session_state["_nickname_box"]),
+                  help="Only a nickname is kept, with your answers. No password, nothing else about you.")
+    typed = st.session_state.get("nickname", "")
+    if not typed:
+        return None
+    try:
+        return normalize_nickname(typed)
+    except StoreError as exc:
+        st.warning(str(exc))
+        return None

@@ -1,0 +1,46 @@
+"""CPU inference speed of a model through fercore's Predictor: faces/s at batch 64 and the median
+latency of one face, after warm-up.
+
+    .venv/bin/python benchmarks/inference.py [models/default.keras] [--repeats 50]
+"""
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from fercore.predict import Predictor
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model", nargs="?", default="models/default.keras")
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    predictor = Predictor.from_path(args.model)
+    faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    for batch in (faces, faces[:1]):  # compile both shapes outside the timing
+        predictor.probabilities(batch)
+    batch_time = timed(lambda: predictor.probabilities(faces), args.repeats)
+    single_time = timed(lambda: predictor.probabilities(faces[:1]), args.repeats * 4)
+    flip_time = timed(lambda: predictor.probabilities(faces[:1], tta=True), args.repeats * 4)
+    print(f"model {args.model}: {predictor.model.count_params():,} parameters, "
+          f"{os.path.getsize(args.model) / 1e6:.1f} MB")
+    print(f"batch 64: {64 / batch_time:.0f} faces/s ({batch_time * 1000:.1f} ms per batch, median)")
+    print(f"single face: {single_time * 1000:.2f} ms median; with flip averaging {flip_time * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""From an uploaded photo's bytes to every face in it with its emotion scores and a heatmap."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fercore.explain import gradcam_for
+from fercore.faces import Face, find_faces, whole_image_face
+from fercore.images import decode_image, to_gray, to_rgb
+from fercore.labels import EMOTIONS
+from fercore.predict import Predictor
+
+BOX_COLOUR = (255, 200, 0)  # amber on black text: visible on skin and for colour-blind readers
+TEXT_COLOUR = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    number: int  # from 1, as drawn on the photo
+    face: Face
+    probabilities: np.ndarray  # (7,) in EMOTIONS order
+    emotion: str
+    confidence: str  # e.g. "fairly sure: happy"
+    heatmap: np.ndarray  # (48, 48) float32 in [0, 1], Grad-CAM for `emotion`
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    image: np.ndarray  # the upright photo, RGB uint8
+    faces: list[FaceResult]
+    capped: bool  # more faces were found than max_faces
+    whole_image: bool  # no face was found and the whole image was classified instead
+
+
+def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
+                  classify_whole_if_none: bool = False, tta: bool = False) -> PhotoAnalysis:
+    """Raises ImageError for bytes that are not a usable image. Nothing is written to disk."""
+    image = decode_image(raw)
+    gray = to_gray(image)
+    faces, capped = find_faces(gray, max_faces)
+    whole_image = not faces and classify_whole_if_none
+    if whole_image:
+        faces = [whole_image_face(gray)]
+    return PhotoAnalysis(to_rgb(image), _classify(faces, predictor, tta) if faces else [], capped, whole_image)
+
+
+def _classify(faces: list[Face], predictor: Predictor, tta: bool) -> list[FaceResult]:
+    crops = np.stack([face.crop for face in faces])
+    probabilities = predictor.probabilities(crops, tta=tta)
+    top = probabilities.argmax(axis=1)
+    heatmaps = gradcam_for(predictor.model).heatmaps(crops, top)
+    return [FaceResult(number, face, probs, EMOTIONS[k], confidence_words(probs), heat)
+            for number, (face, probs, k, heat) in enumerate(zip(faces, probabilities, top, heatmaps), start=1)]
+
+
+def confidence_words(probabilities: np.ndarray) -> str:
+    """How sure the model is, in words: 'confident: happy', 'unsure between sad and neutral'..."""
+    second, first = np.argsort(probabilities)[-2:]
+    p1, p2 = float(probabilities[first]), float(probabilities[second])
+    top, runner_up = EMOTIONS[first], EMOTIONS[second]
+    if p1 - p2 < 0.15:
+        return f"unsure between {top} and {runner_up}"
+    if p1 >= 0.8:
+        return f"confident: {top}"
+    if p1 >= 0.5:
+        return f"fairly sure: {top}"
+    return f"leaning towards {top}, then {runner_up}"
+
+
+def draw_boxes(image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """A copy of the photo with each face's box and its number (1, 2, ...), sized to the photo."""
+    out = image_rgb.copy()
+    thickness = max(2, round(max(out.shape[:2]) / 400))
+    font_scale = thickness * 0.45
+    for number, face in enumerate(faces, start=1):
+        x, y, w, h = face.box
+        cv2.rectangle(out, (x, y), (x + w, y + h), BOX_COLOUR, thickness)
+        label = str(number)
+        (tw, th), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        label_height = th + baseline + thickness
+        # On the box's top edge, or just inside it when there is no room above.
+        top, left = (y - label_height if y >= label_height else max(y, 0)), max(x, 0)
+        cv2.rectangle(out, (left, top), (left + tw + 2 * thickness, top + label_height), BOX_COLOUR, -1)
+        cv2.putText(out, label, (left + thickness, top + th + thickness // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, TEXT_COLOUR, thickness, cv2.LINE_AA)
+    return out

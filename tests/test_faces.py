@@ -1,0 +1,124 @@
+"""Face finding on photos built from real FER2013 faces pasted at known places."""
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from fercore.faces import _without_duplicates, find_faces, whole_image_face
+
+
+def public_faces(root, n: int) -> list[np.ndarray]:
+    """The first n PublicTest faces by file name (mixed emotions), read directly: no cache to build."""
+    files = sorted(root.glob("test/*/PublicTest_*.jpg"), key=lambda f: f.name)[:n]
+    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+
+
+def noisy_canvas(width: int, height: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(128, 25, (height, width)), 0, 255).astype(np.uint8)
+
+
+def paste(canvas: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> tuple[int, int, int, int]:
+    canvas[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    return x, y, side, side
+
+
+def iou(a, b) -> float:
+    width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return width * height / (a[2] * a[3] + b[2] * b[3] - width * height)
+
+
+def findable(faces, n: int, side: int = 120) -> list[np.ndarray]:
+    """The first n faces the detector finds alone on a plain background: the canvas tests below
+    then check placement, scaling and mapping rather than the detector's recall."""
+    chosen = []
+    for face in faces:
+        canvas = np.full((3 * side, 3 * side), 128, np.uint8)
+        paste(canvas, face, side, side, side)
+        if len(find_faces(canvas)[0]) == 1:
+            chosen.append(face)
+        if len(chosen) == n:
+            return chosen
+    pytest.fail(f"fewer than {n} of {len(faces)} real faces were found alone")
+
+
+@pytest.fixture
+def four_face_photo(real_data_path):
+    """A 1600x1200 photo (shrunk to 1024 wide for detection) with four faces of 80-200 px."""
+    faces = findable(public_faces(real_data_path, 30), 4)
+    canvas = noisy_canvas(1600, 1200)
+    places = [(1250, 150, 80), (150, 700, 200), (700, 300, 120), (1000, 850, 160)]
+    truth = [paste(canvas, face, *place) for face, place in zip(faces, places)]
+    return canvas, truth
+
+
+def test_pasted_faces_are_found_where_they_are_in_original_pixels(four_face_photo):
+    canvas, truth = four_face_photo
+    found, capped = find_faces(canvas)
+    assert not capped and len(found) == 4
+    overlaps = [max(iou(face.box, square) for face in found) for square in truth]
+    assert min(overlaps) > 0.3, overlaps
+    assert np.median(overlaps) > 0.6, overlaps  # the crop frames a face about as FER2013 does
+    assert [face.box[0] for face in found] == sorted(face.box[0] for face in found)  # left to right
+    for face in found:
+        x, y, w, h = face.box
+        assert w == h and face.crop.shape == (48, 48) and face.crop.dtype == np.uint8
+
+
+def test_the_cap_keeps_the_largest_faces_and_says_so(four_face_photo):
+    canvas, _ = four_face_photo
+    everyone = sorted(face.box for face in find_faces(canvas)[0])
+    found, capped = find_faces(canvas, max_faces=2)
+    assert capped and len(found) == 2
+    assert sorted(face.box for face in found) == sorted(everyone, key=lambda box: -box[2])[:2]
+    assert find_faces(canvas, max_faces=4)[1] is False
+
+
+def test_detector_finds_most_real_faces_at_ordinary_sizes(real_data_path):
+    faces = public_faces(real_data_path, 24)
+    hits = 0
+    for start in range(0, len(faces), 4):  # four faces of 90-160 px per 1600x1200 photo
+        canvas = noisy_canvas(1600, 1200, seed=start)
+        truth = [paste(canvas, face, 100 + 380 * i, 300 + 150 * (i % 2), 90 + 20 * i)
+                 for i, face in enumerate(faces[start : start + 4])]
+        boxes = [face.box for face in find_faces(canvas)[0]]
+        hits += sum(any(iou(box, square) > 0.3 for box in boxes) for square in truth)
+    assert hits >= 0.6 * len(faces), f"{hits} of {len(faces)}"
+
+
+def test_a_photo_that_is_just_a_tight_face_crop_is_found(real_data_path):
+    """FER-style crops leave no room around the face; the bordered pass finds 75% of these (50% without)."""
+    faces = public_faces(real_data_path, 40)
+    whole = (0, 0, 144, 144)
+    results = [find_faces(cv2.resize(face, whole[2:], interpolation=cv2.INTER_CUBIC))[0] for face in faces]
+    assert sum(any(iou(face.box, whole) > 0.5 for face in found) for found in results) >= 0.65 * len(faces)
+    assert all(face.crop.shape == (48, 48) for found in results for face in found)  # boxes may pass the edges
+
+
+def test_noise_has_no_faces():
+    assert find_faces(noisy_canvas(1200, 900, seed=3)) == ([], False)
+
+
+def test_whole_image_face_is_the_centred_square():
+    gray = np.zeros((300, 500), np.uint8)
+    gray[:, 100:400] = 200
+    face = whole_image_face(gray)
+    assert face.box == (100, 0, 300, 300)
+    assert face.crop.shape == (48, 48) and face.crop.min() == 200
+
+
+def test_nested_and_overlapping_detections_count_once():
+    boxes = np.array([[100, 100, 80, 80], [110, 110, 50, 50], [120, 95, 80, 80], [400, 100, 60, 60]], float)
+    votes = np.array([9, 3, 5, 4])
+    kept = _without_duplicates(boxes, votes)
+    assert [tuple(box) for box in kept] == [(100, 100, 80, 80), (400, 100, 60, 60)]
+
+
+def test_face_finding_and_decoding_do_not_load_tensorflow():
+    code = "import sys, fercore.faces, fercore.images; assert 'tensorflow' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+

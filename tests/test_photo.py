@@ -1,0 +1,100 @@
+"""The upload page's task: photo bytes in, numbered faces with scores and heatmaps out."""
+import io
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from test_faces import findable, iou, noisy_canvas, paste, public_faces
+
+from fercore.errors import ImageError
+from fercore.faces import Face, whole_image_face
+from fercore.labels import EMOTIONS
+from fercore.model import build_model, hyperparameters
+from fercore.photo import BOX_COLOUR, analyse_photo, confidence_words, draw_boxes
+from fercore.predict import Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    keras.utils.set_random_seed(0)
+    return Predictor(build_model(hyperparameters("seed", filters=8, dense_units=16)))
+
+
+def jpeg(gray: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)).save(buffer, "JPEG", quality=92, **options)
+    return buffer.getvalue()
+
+
+def test_a_photo_with_three_faces_gives_three_numbered_answers(real_data_path, predictor):
+    canvas = noisy_canvas(1600, 1200)
+    truth = [paste(canvas, face, x, y, side) for face, (x, y, side) in
+             zip(findable(public_faces(real_data_path, 30), 3), [(1200, 200, 150), (100, 600, 200), (650, 400, 120)])]
+    analysis = analyse_photo(jpeg(canvas), predictor, tta=True)
+    assert analysis.image.shape == (1200, 1600, 3) and not analysis.capped and not analysis.whole_image
+    assert [result.number for result in analysis.faces] == [1, 2, 3]
+    assert [max(iou(r.face.box, square) for square in truth) > 0.3 for r in analysis.faces] == [True] * 3
+    for result in analysis.faces:
+        np.testing.assert_allclose(result.probabilities.sum(), 1, rtol=1e-5)
+        assert result.emotion == EMOTIONS[result.probabilities.argmax()]
+        assert result.confidence == confidence_words(result.probabilities)
+        assert result.heatmap.shape == (48, 48) and 0 <= result.heatmap.min() and result.heatmap.max() <= 1
+    crops = np.stack([r.face.crop for r in analysis.faces])
+    np.testing.assert_allclose(np.stack([r.probabilities for r in analysis.faces]),
+                               predictor.probabilities(crops, tta=True), atol=1e-6)
+    assert analyse_photo(jpeg(canvas), predictor, max_faces=2).capped
+
+
+def test_without_a_face_the_whole_image_is_classified_only_when_asked(predictor):
+    raw = jpeg(noisy_canvas(400, 300))
+    assert analyse_photo(raw, predictor).faces == []
+    analysis = analyse_photo(raw, predictor, classify_whole_if_none=True)
+    assert analysis.whole_image and [r.number for r in analysis.faces] == [1]
+    assert analysis.faces[0].face.box == whole_image_face(np.zeros((300, 400), np.uint8)).box == (50, 0, 300, 300)
+
+
+def test_a_50_megapixel_photo_is_analysed_with_boxes_in_its_own_pixels(real_data_path, predictor):
+    photo = np.full((5773, 8660), 110, np.uint8)
+    square = paste(photo, findable(public_faces(real_data_path, 30), 1)[0], 6000, 2500, 700)
+    analysis = analyse_photo(jpeg(photo), predictor)
+    assert analysis.image.shape == (5773, 8660, 3)
+    assert len(analysis.faces) == 1 and iou(analysis.faces[0].face.box, square) > 0.5
+
+
+def test_a_sideways_phone_photo_is_turned_upright(predictor):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    analysis = analyse_photo(jpeg(noisy_canvas(400, 300), exif=exif), predictor)
+    assert analysis.image.shape == (400, 300, 3)
+
+
+@pytest.mark.parametrize("raw, message", [(b"", "empty"), (b"GIF89a not really", "not an image"),
+                                          (jpeg(noisy_canvas(300, 300))[:3000], "damaged or cut short")])
+def test_bad_uploads_raise_an_image_error_a_person_can_read(predictor, raw, message):
+    with pytest.raises(ImageError, match=message):
+        analyse_photo(raw, predictor)
+
+
+@pytest.mark.parametrize("probabilities, words", [
+    ([0.02, 0.01, 0.02, 0.90, 0.02, 0.02, 0.01], "confident: happy"),
+    ([0.10, 0.00, 0.05, 0.60, 0.10, 0.05, 0.10], "fairly sure: happy"),
+    ([0.05, 0.00, 0.05, 0.05, 0.42, 0.05, 0.38], "unsure between sad and neutral"),
+    ([0.22, 0.05, 0.05, 0.05, 0.40, 0.05, 0.18], "leaning towards sad, then angry"),
+])
+def test_confidence_in_words(probabilities, words):
+    assert confidence_words(np.array(probabilities)) == words
+
+
+def test_boxes_are_drawn_numbered_on_a_copy_and_thicker_on_bigger_photos():
+    edge_widths = []
+    for size in (400, 4000):
+        photo = np.full((size, size, 3), 128, np.uint8)
+        drawn = draw_boxes(photo, [Face((size // 4, size // 4, size // 2, size // 2), np.zeros((48, 48), np.uint8))])
+        assert (photo == 128).all() and drawn.shape == photo.shape
+        bottom = size * 3 // 4
+        edge_widths.append((drawn[bottom - 20 : bottom + 20, size // 2] != 128).any(axis=1).sum())
+        label = drawn[size // 4 - size // 20 : size // 4, size // 4 : size // 4 + size // 20]  # on the top edge
+        assert (label == 0).all(axis=2).any() and (label == BOX_COLOUR).all(axis=2).any()  # dark digit on amber
+    assert 2 <= edge_widths[0] < edge_widths[1]

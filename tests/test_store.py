@@ -1,0 +1,217 @@
+"""The progress store: answers survive restarts and concurrent writers; educator data needs the token."""
+import csv
+import io
+import multiprocessing
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from fercore.labels import EMOTIONS, INDEX
+from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, Answer, Store, StoreError, UnknownSessionCode,
+                           WrongEducatorToken, YouVsModel)
+
+FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "progress.sqlite3")
+
+
+def answer(true, guess, model=None, face="PublicTest_1", level=1) -> Answer:
+    return Answer(face, true, guess, true if model is None else model, level)
+
+
+def write_answers(db_path, learner, n, ready=None):
+    """One writer: n answers whose face ids name the learner and the order, so a mix-up shows.
+    ready: a barrier, so that all writers start together."""
+    store = Store(db_path)
+    if ready is not None:
+        ready.wait(timeout=60)  # a writer that died breaks the barrier instead of hanging the test
+    for i in range(n):
+        store.record(learner, Answer(f"{learner}-{i}", i % 7, (i * 3) % 7, i % 7, 1 + i % 4))
+
+
+def assert_nothing_lost_or_mixed(store, learners, n):
+    for learner in learners:
+        got = store.answers(learner)
+        assert [a.face_id for a in got] == [f"{learner}-{i}" for i in range(n)]
+        assert all(a.learner == learner for a in got)
+        assert [(a.true_label, a.guess, a.level) for a in got] == [(i % 7, (i * 3) % 7, 1 + i % 4) for i in range(n)]
+
+
+def test_answers_survive_a_restart_in_a_wal_database(tmp_path):
+    path = tmp_path / "progress.sqlite3"
+    first = Store(path)
+    first.record("Sam", answer(HAPPY, HAPPY, face="PublicTest_7", level=2))
+    first.record("Sam", answer(FEAR, SURPRISE, model=SAD, face="PrivateTest_9", level=3))
+    del first
+
+    reopened = Store(path).answers("Sam")
+    assert [(a.face_id, a.true_label, a.guess, a.model_guess, a.level) for a in reopened] == [
+        ("PublicTest_7", HAPPY, HAPPY, HAPPY, 2), ("PrivateTest_9", FEAR, SURPRISE, SAD, 3)]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_the_database_path_comes_from_fer_db(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_DB", str(tmp_path / "elsewhere" / "db.sqlite3"))
+    Store().record("Sam", answer(HAPPY, HAPPY))
+    assert Store(tmp_path / "elsewhere" / "db.sqlite3").answers("Sam")
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "progress.sqlite3"
+    Store(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer fercore"):
+        Store(path)
+
+
+def test_concurrent_threads_lose_and_mix_no_answers(store):
+    learners = [f"thread{t}" for t in range(8)]
+    ready = threading.Barrier(len(learners))
+    threads = [threading.Thread(target=write_answers, args=(store.path, learner, 40, ready)) for learner in learners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_nothing_lost_or_mixed(store, learners, 40)
+
+
+def test_concurrent_processes_lose_and_mix_no_answers(store):
+    learners = [f"process{p}" for p in range(4)]
+    context = multiprocessing.get_context("spawn")  # fork is unsafe once TensorFlow threads exist
+    ready = context.Barrier(len(learners) + 1)
+    processes = [context.Process(target=write_answers, args=(store.path, learner, 40, ready)) for learner in learners]
+    for p in processes:
+        p.start()
+    write_answers(store.path, "parent", 40, ready)  # and this process at the same time
+    for p in processes:
+        p.join(60)
+        assert p.exitcode == 0
+    assert_nothing_lost_or_mixed(store, [*learners, "parent"], 40)
+
+
+def test_nicknames_ignore_case_and_refuse_formula_like_text(store):
+    store.record("Sam  Lee", answer(HAPPY, HAPPY))
+    assert store.record("sam lee", answer(SAD, SAD)).learner == "Sam Lee"  # the first spelling stays
+    assert [a.learner for a in store.answers("SAM LEE")] == ["Sam Lee", "Sam Lee"]
+    assert store.answers("Alex") == []
+    for bad in ("", "   ", "=HYPERLINK(1)", "a" * 31):
+        with pytest.raises(StoreError):
+            store.record(bad, answer(HAPPY, HAPPY))
+
+
+def test_streak_counts_the_latest_run_of_right_answers(store):
+    assert store.streak("Sam") == 0
+    for true, guess in [(HAPPY, HAPPY), (FEAR, SURPRISE), (SAD, SAD), (HAPPY, HAPPY)]:
+        store.record("Sam", answer(true, guess))
+    store.record("Alex", answer(FEAR, SAD))  # another learner's miss does not break Sam's run
+    assert store.streak("Sam") == 2
+    store.record("Sam", answer(FEAR, HAPPY))
+    assert store.streak("Sam") == 0
+
+
+def test_confusion_matrices_and_you_vs_the_model_on_the_same_faces(store):
+    for true, guess, model in [(FEAR, SURPRISE, FEAR), (FEAR, FEAR, SURPRISE), (HAPPY, HAPPY, HAPPY),
+                               (SAD, FEAR, HAPPY)]:
+        store.record("Sam", answer(true, guess, model))
+    learner, model = store.confusion("Sam")
+    assert learner.shape == model.shape == (7, 7)
+    assert learner[FEAR, SURPRISE] == 1 and learner[FEAR, FEAR] == 1 and learner[SAD, FEAR] == 1
+    assert model[FEAR, FEAR] == 1 and model[FEAR, SURPRISE] == 1 and model[SAD, HAPPY] == 1
+    assert learner.sum() == model.sum() == 4
+    assert store.you_vs_model("Sam") == YouVsModel(both_right=1, only_you=1, only_model=1, both_wrong=1)
+
+
+def test_progress_by_day_and_by_sitting(store):
+    day1 = datetime(2025, 3, 3, 10, 0).astimezone()
+    times = [day1, day1 + timedelta(minutes=5), day1 + timedelta(hours=3), day1 + timedelta(days=1)]
+    for at, (true, guess) in zip(times, [(FEAR, FEAR), (FEAR, SAD), (HAPPY, HAPPY), (FEAR, FEAR)]):
+        store.record("Sam", answer(true, guess), at=at)
+
+    days = store.progress("Sam", by="day")
+    assert [d.label for d in days] == ["2025-03-03", "2025-03-04"]
+    assert days[0].overall.answered == 3 and days[0].emotions["fear"].accuracy == 0.5
+    assert days[1].emotions == {"fear": days[1].overall} and days[1].overall.accuracy == 1.0
+
+    sittings = store.progress("Sam", by="sitting")
+    assert [s.overall.answered for s in sittings] == [2, 1, 1]  # a three-hour pause starts a new sitting
+    assert sittings[0].label == "2025-03-03 10:00" and sittings[0].end - sittings[0].start == timedelta(minutes=5)
+
+
+def test_join_a_session_by_code_in_any_case(store):
+    session, _ = store.create_session("Tuesday group", ["sad", "fear"], questions=10, level=2)
+    assert len(session.code) >= CODE_LENGTH and set(session.code) <= set(CLEAR_ALPHABET)
+    assert not set("0O1IL") & set(CLEAR_ALPHABET)
+    joined = store.join_session(f" {session.code[:3].lower()} {session.code[3:].lower()} ")
+    assert joined == session and joined.emotions == ("fear", "sad")  # stored in EMOTIONS order
+    assert store.create_session("Tuesday group", ["sad"], 10, 2)[0].code != session.code
+
+
+def test_a_wrong_code_says_so(store):
+    with pytest.raises(UnknownSessionCode, match="no session with the code ZZZZZZ"):
+        store.join_session("zzzzzz")
+    with pytest.raises(UnknownSessionCode):
+        store.record("Sam", answer(HAPPY, HAPPY), session="ZZZZZZ")
+    assert store.answers("Sam") == []
+
+
+def test_a_session_needs_real_emotions_and_a_name(store):
+    for name, emotions in [("Group", ["joy"]), ("Group", []), ("  ", ["sad"])]:
+        with pytest.raises(StoreError):
+            store.create_session(name, emotions, 10, 1)
+
+
+def test_educator_data_is_refused_without_the_right_token(store):
+    session, token = store.create_session("Group", EMOTIONS, 10, 4)
+    other_session, other_token = store.create_session("Other group", EMOTIONS, 10, 4)
+    for wrong in (None, "", "ABCD-EFGH-JKMN", other_token):
+        with pytest.raises(WrongEducatorToken):
+            store.session_report(session.code, wrong)
+        with pytest.raises(WrongEducatorToken):
+            store.export_csv(session.code, wrong)
+    assert store.session_report(session.code.lower(), token.lower().replace("-", "")).session == session
+    with sqlite3.connect(store.path) as conn:  # only a hash of the token is kept
+        assert token not in repr(conn.execute("SELECT * FROM sessions").fetchall())
+
+
+def test_the_educator_report_covers_the_session_only(store):
+    session, token = store.create_session("Group", EMOTIONS, 10, 4)
+    for learner, face, true, guess, model in [("Ana", "f1", FEAR, SURPRISE, FEAR), ("Ben", "f1", FEAR, SURPRISE, FEAR),
+                                              ("Ana", "f2", HAPPY, HAPPY, HAPPY), ("Ben", "f3", SAD, FEAR, SAD),
+                                              ("Ben", "f2", HAPPY, HAPPY, SAD)]:
+        store.record(learner, Answer(face, true, guess, model, 4), session=session.code.lower())
+    store.record("Ana", Answer("f9", SAD, HAPPY, SAD, 1))  # free practice, not part of the session
+
+    report = store.session_report(session.code, token)
+    assert {name: (t.answered, t.correct) for name, t in report.learners.items()} == {"Ana": (2, 1), "Ben": (3, 1)}
+    assert {name: (t.answered, t.correct, t.model_correct) for name, t in report.emotions.items()} == {
+        "fear": (2, 0, 2), "happy": (2, 2, 1), "sad": (1, 0, 1)}
+    assert report.confusion[FEAR, SURPRISE] == 2 and report.confusion.sum() == 5
+    assert report.model_confusion[HAPPY, SAD] == 1 and np.trace(report.model_confusion) == 4
+    assert [(m.face_id, m.shown, m.missed, m.common_guess) for m in report.most_missed] == [
+        ("f1", 2, 2, SURPRISE), ("f3", 1, 1, FEAR)]
+
+
+def test_csv_export_has_a_header_and_every_session_answer(store):
+    session, token = store.create_session("Group", EMOTIONS, 10, 4)
+    rng = np.random.default_rng(0)
+    written = [Answer(f"PublicTest_{i}", *map(int, rng.integers(0, 7, 3)), 4) for i in range(25)]
+    for i, a in enumerate(written):
+        store.record(["Ana", "Ben", "Cy"][i % 3], a, session=session.code)
+    store.record("Ana", written[0])  # outside the session
+
+    rows = list(csv.reader(io.StringIO(store.export_csv(session.code, token))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    exported = [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert [(r["face_id"], r["true_label"], r["guess"], r["model_guess"]) for r in exported] == [
+        (a.face_id, EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess]) for a in written]
+    assert all(r["session"] == session.code for r in exported)
+    assert [r["correct"] for r in exported] == [str(int(a.correct)) for a in written]
