@@ -70,11 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("predict", help="emotion probabilities for face images")
+    p = sub.add_parser("predict", help="every face in photos (or face crops): emotion probabilities")
     p.add_argument("model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--tta", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--heatmap", metavar="OUT.png", help="save the photo with boxes and heatmaps "
+                   "(with several photos: OUT-1.png, OUT-2.png, ...)")
     p.set_defaults(run=_predict)
     return parser
 
@@ -182,31 +184,58 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    import numpy as np
+    from pathlib import Path
 
-    from fercore.images import face_to_input, read_gray
+    from fercore.errors import ImageError
+    from fercore.photo import analyse_photo, heatmaps_on_photo
     from fercore.predict import Predictor
 
     predictor = Predictor.from_path(args.model)
-    results, failures = [], 0
-    for path in args.images:
+    rows, failures = [], 0
+    for number, path in enumerate(args.images, start=1):
         try:
-            face = face_to_input(read_gray(path))
-        except FercoreError as exc:
+            analysis = analyse_photo(_read_bytes(path), predictor, classify_whole_if_none=True, tta=args.tta)
+        except ImageError as exc:
             failures += 1
-            results.append({"image": path, "error": str(exc)})
+            rows.append({"image": path, "error": str(exc)})
             continue
-        probs = predictor.probabilities(face[None], tta=args.tta)[0]
-        results.append({"image": path, "emotion": EMOTIONS[int(np.argmax(probs))],
-                        "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, probs)}})
-    for r in results:
-        if args.json:
-            continue
-        if "error" in r:
-            print(f"{r['image']}: {r['error']}")
-        else:
-            top = ", ".join(f"{e} {p:.0%}" for e, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3])
-            print(f"{r['image']}: {r['emotion']}  ({top})")
-    if args.json:
-        print(json.dumps(results))
+        rows.append({"image": path, "whole_image": analysis.whole_image, "faces": [
+            {"face": r.number, "box": list(r.face.box), "emotion": r.emotion, "confidence": r.confidence,
+             "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, r.probabilities)}}
+            for r in analysis.faces]})
+        if args.heatmap:
+            out = Path(args.heatmap)
+            out = out if len(args.images) == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
+            _write_png(out, heatmaps_on_photo(analysis))
+    print(json.dumps(rows) if args.json else "\n".join(_describe_row(row) for row in rows))
     return 1 if failures else 0
+
+
+def _read_bytes(path) -> bytes:
+    from fercore.errors import ImageError
+
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ImageError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def _write_png(path, rgb) -> None:
+    from PIL import Image
+
+    Image.fromarray(rgb).save(path)
+
+
+def _describe_row(row: dict) -> str:
+    if "error" in row:
+        return f"{row['image']}: {row['error']}"
+    if not row["faces"]:
+        return f"{row['image']}: no face found"
+    note = " (no face found: read the whole image as one face)" if row["whole_image"] else ""
+    lines = [f"{row['image']}{note}"]
+    for face in row["faces"]:
+        top = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+        lines.append(f"  face {face['face']} at {face['box']}: {face['confidence']}  ("
+                     + ", ".join(f"{e} {p:.0%}" for e, p in top) + ")")
+    return "\n".join(lines)

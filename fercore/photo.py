@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fercore.explain import gradcam_for
+from fercore.explain import gradcam_for, overlay
 from fercore.faces import Face, find_faces, whole_image_face
 from fercore.images import decode_image, to_gray, to_rgb
 from fercore.labels import EMOTIONS
@@ -86,3 +86,18 @@ def draw_boxes(image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         cv2.putText(out, label, (left + thickness, top + th + thickness // 2), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, TEXT_COLOUR, thickness, cv2.LINE_AA)
     return out
+
+
+def heatmaps_on_photo(analysis: PhotoAnalysis, opacity: float = 0.45) -> np.ndarray:
+    """The photo with each face's heatmap laid over its box, and the numbered boxes on top."""
+    out = analysis.image.copy()
+    height, width = out.shape[:2]
+    for result in analysis.faces:
+        x, y, w, h = result.face.box
+        left, top, right, bottom = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+        if right <= left or bottom <= top:
+            continue
+        heat = cv2.resize(result.heatmap, (w, h), interpolation=cv2.INTER_LINEAR)
+        region = heat[top - y : bottom - y, left - x : right - x]  # the part of the box inside the photo
+        out[top:bottom, left:right] = overlay(out[top:bottom, left:right], region, opacity)
+    return draw_boxes(out, [r.face for r in analysis.faces])

@@ -162,6 +162,7 @@ def train(
 
 def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used) -> dict:
     """Evaluate a trained model on PublicTest and PrivateTest and write it with its card."""
+    model = _without_optimizer(model)
     predictor = Predictor(model)
     evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
     metadata = {
@@ -176,6 +177,13 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
         "evaluation": evaluation,
     }
     return {"artifact": str(save_artifact(model, out, metadata)), "evaluation": evaluation}
+
+
+def _without_optimizer(model: keras.Model) -> keras.Model:
+    """A copy holding only the weights: the optimizer state would triple the shipped file."""
+    bare = keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    return bare
 
 
 def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:

@@ -54,13 +54,22 @@ def test_evaluate_json_has_the_documented_keys(tiny_model, folder_dataset):
 
 
 def test_predict_reports_each_image_and_names_bad_ones(tiny_model, tmp_path):
-    big_face = tmp_path / "face.png"
-    cv2.imwrite(str(big_face), np.random.default_rng(0).integers(0, 255, (120, 96, 3), dtype=np.uint8))
+    face_crop = tmp_path / "face.png"
+    cv2.imwrite(str(face_crop), np.random.default_rng(0).integers(0, 255, (120, 96, 3), dtype=np.uint8))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    result = fercore("predict", tiny_model, big_face, broken, "--json")
+    heatmap = tmp_path / "heat.png"
+    result = fercore("predict", tiny_model, face_crop, broken, "--json", "--heatmap", heatmap)
     assert result.returncode == 1  # one image failed
     rows = json.loads(result.stdout)
-    assert rows[0]["emotion"] in EMOTIONS
-    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+    assert rows[0]["whole_image"] is True  # no face detected in noise: read as one face crop
+    face = rows[0]["faces"][0]
+    assert face["emotion"] in EMOTIONS and sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     assert "not an image" in rows[1]["error"]
+    written = cv2.imread(str(tmp_path / "heat-1.png"))
+    assert written is not None and written.shape[:2] == (120, 96)
+
+
+def test_predict_on_a_missing_file_says_so(tiny_model, tmp_path):
+    result = fercore("predict", tiny_model, tmp_path / "nope.jpg")
+    assert result.returncode == 1 and "Cannot read" in result.stdout and "Traceback" not in result.stderr
