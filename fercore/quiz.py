@@ -145,8 +145,12 @@ def next_question(pool: QuizPool, history: Sequence[Answer], level: int, focus: 
     weights = practice_weights(confusion)[emotions]
     emotion = int(rng.choice(emotions, p=weights / weights.sum()))
     face = _fresh_face(pool, faces_by_emotion[emotion], history[-REPEAT_WINDOW:], rng)
+    # With two or more focus emotions the answers come from them too, so a session on happy vs sad asks
+    # exactly that; a single focus emotion still needs others to choose between.
+    options = _focus_indices(focus) if len(focus) >= 2 else list(range(NUM_CLASSES))
     return Question(str(pool.ids[face]), pool.images[face], emotion,
-                    _choices(emotion, confusion[emotion], CHOICES[level], rng), pool.probabilities[face], level)
+                    _choices(emotion, confusion[emotion], CHOICES[level], options, rng), pool.probabilities[face],
+                    level)
 
 
 def practice_weights(confusion: np.ndarray) -> np.ndarray:
@@ -204,9 +208,9 @@ def _fresh_face(pool: QuizPool, candidates: np.ndarray, recent: Sequence[Answer]
     return int(min(candidates, key=last_seen.__getitem__))  # fewer faces than the window: the longest unseen
 
 
-def _choices(emotion: int, mixups: np.ndarray, n: int, rng: np.random.Generator) -> list[str]:
+def _choices(emotion: int, mixups: np.ndarray, n: int, options: list[int], rng: np.random.Generator) -> list[str]:
     """The true emotion, the ones the learner took it for (most often first), then others at random."""
-    others = [e for e in range(NUM_CLASSES) if e != emotion]
+    others = [e for e in options if e != emotion]
     confused = sorted((e for e in others if mixups[e]), key=lambda e: -mixups[e])
     shuffled = [int(e) for e in rng.permutation(others) if e not in confused]
     picked = {emotion, *(confused + shuffled)[: n - 1]}

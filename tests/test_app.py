@@ -1,8 +1,35 @@
-"""The app shell starts and each page also runs on its own."""
+"""The app shell starts, links every page, and the About page works with and without a model."""
+import keras
 from streamlit.testing.v1 import AppTest
 
+from fercore.artifact import save_artifact
+from fercore.model import build_model, hyperparameters
 
-def test_app_starts_on_the_home_page():
+
+def test_app_starts_on_the_home_page_with_a_way_into_each_page():
     app = AppTest.from_file("../app.py", default_timeout=60).run()
     assert not app.exception
     assert "Reading facial emotions" in app.title[0].value
+    links = {link.proto.label for link in app.get("page_link")}
+    assert len(links) == 6 and "Practise with the quiz" in links
+
+
+def test_about_shows_the_active_models_card(monkeypatch, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_model(hyperparameters("seed", filters=8, dense_units=16))
+    report = {"accuracy": 0.5, "macro_f1": 0.4, "n": 7, "confusion": [[1 if i == j else 0 for j in range(7)]
+              for i in range(7)], "per_class": {e: {"precision": 1, "recall": 1, "f1": 1} for e in
+              ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}}
+    path = save_artifact(model, tmp_path / "m.keras", {"arch": "seed", "evaluation": {"private": report},
+                                                        "training": {"command": "python -m fercore train"}})
+    monkeypatch.setenv("FER_MODEL", str(path))
+    app = AppTest.from_file("../pages/about.py", default_timeout=60).run()
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["PrivateTest accuracy"] == "50.0%"
+    assert any("diagnosis" in md.value for md in app.markdown)
+
+
+def test_about_explains_a_missing_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_MODEL", str(tmp_path / "gone.keras"))
+    app = AppTest.from_file("../pages/about.py", default_timeout=60).run()
+    assert not app.exception and "No model file" in app.warning[0].value

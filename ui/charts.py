@@ -73,3 +73,31 @@ def best_so_far(trials: list[dict]) -> go.Figure:
     fig.update_layout(title="PublicTest accuracy by trial", xaxis_title="finished trial",
                       yaxis=dict(tickformat=".0%"), height=320, **LAYOUT)
     return fig
+
+
+def accuracy_over_time(periods) -> go.Figure:
+    """Per-emotion share of answers matching the label, one point per day or sitting."""
+    fig = go.Figure()
+    labels = [p.label for p in periods]
+    for colour, emotion in zip(MUTED, EMOTIONS):
+        ys = [p.emotions[emotion].accuracy if emotion in p.emotions else None for p in periods]
+        if any(y is not None for y in ys):
+            fig.add_scatter(x=labels, y=ys, name=emotion, mode="lines+markers", connectgaps=True,
+                            line=dict(color=colour))
+    fig.add_scatter(x=labels, y=[p.overall.accuracy for p in periods], name="all emotions", mode="lines",
+                    line=dict(color="#2F3437", width=4))
+    fig.update_layout(title="Matching the label, over time", yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+                      xaxis_type="category", height=380, **LAYOUT)
+    return fig
+
+
+def tally_bars(tallies: dict, title: str) -> go.Figure:
+    """Learner (or group) vs the model on the same faces, per group key."""
+    keys = list(tallies)
+    fig = go.Figure()
+    fig.add_bar(name="learners", x=keys, y=[tallies[k].accuracy for k in keys], marker_color=MUTED[0],
+                text=[f"{tallies[k].correct}/{tallies[k].answered}" for k in keys], textposition="outside")
+    fig.add_bar(name="model", x=keys, y=[tallies[k].model_accuracy for k in keys], marker_color=MUTED[6])
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=340,
+                      **LAYOUT)
+    return fig

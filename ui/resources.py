@@ -37,10 +37,17 @@ def model_problem(error: Exception) -> None:
 
 
 @st.cache_resource
-def store():
+def _store(path: str):
     from fercore.store import Store
 
-    return Store()
+    return Store(path)
+
+
+def store():
+    """The progress database (FER_DB, else data/progress.sqlite3), one Store per path and server."""
+    from fercore.store import default_db_path
+
+    return _store(str(default_db_path()))
 
 
 @st.cache_resource

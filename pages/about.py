@@ -1,0 +1,49 @@
+"""The active model's card: what it is, how well it does, and what it must not be used for."""
+import streamlit as st
+
+from fercore import registry
+from fercore.artifact import read_metadata
+from fercore.errors import ArtifactError
+from ui import charts
+from ui.resources import model_problem
+
+LIMITS = """
+- **Noisy labels.** FER2013's labels come from one annotation pass; people agree with them only about
+  65% of the time.
+- **Small grayscale faces.** The model sees 48x48 grayscale pixels: no colour, little detail, no context.
+- **Who is in the data.** FER2013 was gathered by web image search; its faces skew towards some ages and
+  skin tones, and the model is likely less accurate for people who are under-represented.
+- **Posed faces.** Many faces are posed or exaggerated; everyday, spontaneous expressions are subtler.
+- **Not for decisions about people.** Do not use it for diagnosis, hiring, surveillance, grading, or to
+  judge what a person feels inside: an expression is not an inner state.
+"""
+PRIVACY = "Photos you upload stay in memory for your browser session only: nothing is written to disk or logged."
+
+st.title("About the model")
+path = registry.active_model_path()
+try:
+    card = read_metadata(path)
+except ArtifactError as exc:
+    model_problem(exc)
+    card = None
+if card:
+    st.write(f"In use: **{path.name}**, a `{card.get('arch', '?')}` network with "
+             f"{card.get('parameters', 0):,} parameters, trained on FER2013's Training split.")
+    evaluation = card.get("evaluation", {})
+    cols = st.columns(4)
+    for i, split in enumerate(("private", "public")):
+        if split in evaluation:
+            cols[2 * i].metric(f"{split.capitalize()}Test accuracy", f"{evaluation[split]['accuracy']:.1%}")
+            cols[2 * i + 1].metric(f"{split.capitalize()}Test macro-F1", f"{evaluation[split]['macro_f1']:.3f}")
+    st.caption("PrivateTest is the headline: the model was chosen on PublicTest and never tuned on PrivateTest.")
+    if "private" in evaluation:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.per_class_bars(evaluation["private"], "Per emotion on PrivateTest"))
+        right.plotly_chart(charts.confusion_heatmap(evaluation["private"]["confusion"], "Confusion on PrivateTest"))
+    command = card.get("training", {}).get("command")
+    if command:
+        st.code(command, language="bash")
+st.subheader("What it can't do")
+st.markdown(LIMITS)
+st.subheader("Privacy")
+st.write(PRIVACY)

@@ -1,0 +1,82 @@
+"""Educators: create a class session with a join code, then follow the group's answers live."""
+import cv2
+import streamlit as st
+
+from fercore.errors import FercoreError
+from fercore.labels import EMOTIONS
+from fercore.quiz import LEVELS
+from ui import charts
+from ui.resources import quiz_pool, store
+
+st.title("Class sessions")
+st.caption("Learners join with the code; only someone holding the educator token can see the results.")
+
+
+def create_form() -> None:
+    with st.form("create"):
+        name = st.text_input("Session name", placeholder="e.g. Tuesday group")
+        emotions = st.multiselect("Emotions to practise", EMOTIONS, default=list(EMOTIONS))
+        questions = st.number_input("Faces per learner", 1, 200, 10)
+        level = st.select_slider("Level", LEVELS, value=2)
+        if not st.form_submit_button("Create session", type="primary"):
+            return
+    try:
+        session, token = store().create_session(name, emotions, questions, level)
+    except FercoreError as exc:
+        st.warning(str(exc))
+        return
+    st.session_state.update(view_code=session.code, view_token=token)
+    st.success(f"Session **{session.name}** created. Learners join with the code **{session.code}**.")
+    st.warning(f"Your educator token is **{token}**. Write it down: it is shown only now, and you need it "
+               "to see this session's results.")
+
+
+@st.fragment(run_every=3.0)
+def live_results(code: str, token: str) -> None:
+    try:
+        report = store().session_report(code, token)
+    except FercoreError as exc:
+        st.warning(str(exc))
+        return
+    session = report.session
+    st.subheader(f"{session.name} ({session.code}): {len(report.learners)} learner(s)")
+    if not report.learners:
+        st.info(f"No answers yet. Learners open the quiz and type the code {session.code}.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(charts.tally_bars(report.learners, "By learner"), key="by-learner")
+    right.plotly_chart(charts.tally_bars(report.emotions, "By emotion"), key="by-emotion")
+    st.plotly_chart(charts.confusion_heatmap(report.confusion.tolist(), "How the group read each emotion"),
+                    key="class-confusion")
+    most_missed(report)
+    st.download_button("Download all answers (CSV)", store().export_csv(code, token),
+                       file_name=f"session-{session.code}.csv", mime="text/csv")
+
+
+def most_missed(report) -> None:
+    if not report.most_missed:
+        return
+    st.write("**Faces most often missed**")
+    try:
+        pool = quiz_pool()
+    except FercoreError:
+        pool = None
+    cols = st.columns(min(len(report.most_missed), 5))
+    for col, face in zip(cols, report.most_missed[:5]):
+        caption = (f"labelled {EMOTIONS[face.true_label]}, missed {face.missed} of {face.shown}, "
+                   f"often read as {EMOTIONS[face.common_guess]}")
+        if pool is not None and face.face_id in pool.index:
+            col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
+                      caption=caption)
+        else:
+            col.caption(f"{face.face_id}: {caption}")
+
+
+create_tab, view_tab = st.tabs(["Create a session", "Follow a session"])
+with create_tab:
+    create_form()
+with view_tab:
+    code = st.text_input("Join code", value=st.session_state.get("view_code", ""))
+    token = st.text_input("Educator token", value=st.session_state.get("view_token", ""), type="password")
+    if code and token:
+        live_results(code, token)

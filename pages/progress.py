@@ -1,0 +1,42 @@
+"""A learner's progress: per emotion over time, their confusions next to the model's, and streaks."""
+import pandas as pd
+import streamlit as st
+
+from ui import charts
+from ui.resources import learner_name, store
+
+st.title("Your progress")
+learner = learner_name()
+if learner is None:
+    st.info("Type the nickname you use in the quiz to see your progress.")
+    st.stop()
+answers = store().answers(learner)
+if not answers:
+    st.info(f"No answers yet for {learner}. Try a few faces in the quiz first.")
+    st.stop()
+
+duel = store().you_vs_model(learner)
+cols = st.columns(4)
+cols[0].metric("Faces answered", len(answers))
+cols[1].metric("Matched the label", f"{sum(a.correct for a in answers) / len(answers):.0%}")
+cols[2].metric("Current run", store().streak(learner), help="Answers in a row that matched the label")
+cols[3].metric("The model on the same faces", f"{(duel.both_right + duel.only_model) / duel.faces:.0%}")
+st.caption("People agree with FER2013's labels only about 65% of the time, so no one matches them always.")
+
+by = st.radio("Show progress by", ["day", "sitting"], horizontal=True)
+periods = store().progress(learner, by=by)
+st.plotly_chart(charts.accuracy_over_time(periods))
+
+yours, models = store().confusion(learner)
+left, right = st.columns(2)
+left.plotly_chart(charts.confusion_heatmap(yours.tolist(), "How you read each emotion"))
+right.plotly_chart(charts.confusion_heatmap(models.tolist(), "How the model read the same faces"))
+
+st.subheader("You and the model on the same faces")
+st.write(f"Both matched the label on **{duel.both_right}** faces, only you on **{duel.only_you}**, "
+         f"only the model on **{duel.only_model}**, neither on **{duel.both_wrong}**.")
+
+st.subheader("Sittings")
+st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
+                            "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
+                           for p in store().progress(learner, by="sitting")]), hide_index=True)

@@ -1,0 +1,148 @@
+"""Practise reading emotions on real faces, at your own pace, and compare with the model."""
+import cv2
+import numpy as np
+import streamlit as st
+
+from fercore.errors import ArtifactError, FercoreError
+from fercore.explain import describe, gradcam_for, overlay
+from fercore.labels import EMOTIONS
+from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
+from ui.resources import active_predictor, learner_name, model_problem, quiz_pool, store
+
+LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
+               4: "4: all seven emotions, any face"}
+FACE_PIXELS = 288  # 6x the 48x48 original
+
+st.session_state.setdefault("level", 1)
+st.title("Emotion quiz")
+st.caption("Look at the face for as long as you like, then choose the emotion you see. There is no timer.")
+
+
+def enlarged(face: np.ndarray) -> np.ndarray:
+    return cv2.resize(face, (FACE_PIXELS, FACE_PIXELS), interpolation=cv2.INTER_LANCZOS4)
+
+
+def settings(class_session):
+    """Level, focus and display choices; an educator's session fixes level and emotions."""
+    with st.expander("Settings", expanded=False):
+        if class_session:
+            st.write(f"Class session **{class_session.name}**: level {class_session.level}, "
+                     f"emotions {', '.join(class_session.emotions)}.")
+            level, focus = class_session.level, list(class_session.emotions)
+        else:
+            level = st.select_slider("Level", LEVELS, format_func=LEVEL_NAMES.get, key="level")
+            focus = st.multiselect("Practise only these emotions (empty: all)", EMOTIONS, key="focus")
+        st.toggle("Show where the model looked (heatmap)", value=True, key="show_heatmap")
+        st.toggle("No scores (just practice)", value=False, key="no_scores")
+    return level, focus or None
+
+
+def join_class(learner):
+    code = st.text_input("Class code (optional)", key="class_code", max_chars=12,
+                         help="If your educator gave you a code, type it here.").strip()
+    if not code:
+        return None
+    try:
+        return store().join_session(code)
+    except FercoreError as exc:
+        st.warning(str(exc))
+        return None
+
+
+def ask(pool, learner, level, focus, class_session):
+    history = store().answers(learner, limit=ADAPT_WINDOW)
+    question = st.session_state.get("question")
+    settings_now = (level, tuple(focus or ()), class_session.code if class_session else None)
+    if question is None or st.session_state.get("question_settings") != settings_now:
+        question = next_question(pool, history, level, focus)
+        st.session_state.update(question=question, question_settings=settings_now, result=None)
+    st.image(enlarged(question.image), width=FACE_PIXELS)
+    result = st.session_state.get("result")
+    if result is None:
+        st.write("**Which emotion do you see?**")
+        cols = st.columns(len(question.choices))
+        for col, choice in zip(cols, question.choices):
+            if col.button(choice.capitalize(), key=f"choice-{choice}", width="stretch"):
+                answered = score(question, choice)
+                store().record(learner, answered.answer, class_session.code if class_session else None)
+                st.session_state["result"] = answered
+                st.rerun()
+        return
+    reveal(question, result)
+    if st.button("Next face", type="primary"):
+        st.session_state.update(question=None, result=None)
+        st.rerun()
+    offer_next_level(store().answers(learner, limit=ADAPT_WINDOW), level, class_session)
+
+
+def reveal(question, result):
+    answer = result.answer
+    mark = "✓ Matches the label" if answer.correct else "Different from the label"
+    cols = st.columns(3)
+    cols[0].metric("Dataset label", EMOTIONS[answer.true_label])
+    cols[1].metric("You chose", EMOTIONS[answer.guess], help=mark)
+    cols[2].metric("The model read", EMOTIONS[answer.model_guess],
+                   help=f"{question.model_confidence:.0%} sure")
+    st.write(("✓ " if answer.correct else "") + result.message)
+    st.caption(f"The model was {question.model_confidence:.0%} sure.")
+    st.info(f"**What {EMOTIONS[answer.true_label]} often looks like:** {result.cue}.")
+    if st.session_state.get("show_heatmap", True):
+        show_heatmap(question)
+
+
+def show_heatmap(question):
+    try:
+        model = active_predictor().model
+    except FercoreError as exc:
+        st.caption(str(exc))
+        return
+    heat = gradcam_for(model).heatmaps(question.image[None], [question.model_guess])[0]
+    st.image(overlay(enlarged(question.image), heat, 0.45), width=FACE_PIXELS,
+             caption=f"Where the model looked for {EMOTIONS[question.model_guess]}. {describe(heat)}")
+
+
+def offer_next_level(history, level, class_session):
+    if class_session or st.session_state.get("no_scores"):
+        return
+    suggested = suggest_level(history, level)
+    if suggested > level:
+        st.button(f"You're doing well. Try level {suggested}?", on_click=st.session_state.update,
+                  kwargs={"level": suggested, "question": None, "result": None})
+
+
+def session_finished(learner, class_session) -> bool:
+    done = sum(a.session == class_session.code for a in store().answers(learner))
+    if done >= class_session.questions and st.session_state.get("result") is None:
+        st.success(f"You have answered all {class_session.questions} faces of {class_session.name}. Well done!")
+        return True
+    st.caption(f"{class_session.name}: face {min(done + 1, class_session.questions)} of {class_session.questions}")
+    return False
+
+
+def scores(learner):
+    if st.session_state.get("no_scores"):
+        return
+    answers = store().answers(learner)
+    if answers:
+        right = sum(a.correct for a in answers)
+        st.caption(f"{right} of {len(answers)} matched the label so far · current run: {store().streak(learner)}")
+
+
+learner = learner_name()
+if learner is None:
+    st.info("Type a nickname to start. Your answers are kept under it so you can see your progress.")
+    st.stop()
+class_session = join_class(learner)
+level, focus = settings(class_session)
+try:
+    pool = quiz_pool()
+except ArtifactError as exc:
+    model_problem(exc)
+    st.stop()
+except FercoreError as exc:  # no dataset: say how to get it; the other pages still work
+    st.warning(str(exc))
+    st.stop()
+if class_session and session_finished(learner, class_session):
+    st.stop()
+ask(pool, learner, level, focus, class_session)
+scores(learner)

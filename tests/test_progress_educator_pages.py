@@ -1,0 +1,54 @@
+"""Progress and educator pages, driven as their users would."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fercore.store import Answer, Store
+
+
+@pytest.fixture
+def db(monkeypatch, tmp_path, folder_dataset):
+    monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
+    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
+    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-model.keras"))  # pages must cope without a model
+    return Store(tmp_path / "p.sqlite3")
+
+
+def test_progress_shows_the_learners_numbers_and_charts(db):
+    for guess in (3, 3, 4):
+        db.record("Sam", Answer("PublicTest_1", 3, guess, 3, 1))
+    app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
+    app.text_input(key="_nickname_box").input("sam")
+    app.run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Faces answered"] == "3" and metrics["Matched the label"] == "67%"
+    assert metrics["Current run"] == "0"
+    assert len(app.get("plotly_chart")) == 3
+
+
+def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
+    app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
+    app.text_input[0].input("Tuesday group")
+    next(b for b in app.button if b.label == "Create session").click()
+    app.run()
+    assert not app.exception
+    code, token = app.session_state["view_code"], app.session_state["view_token"]
+    assert code in app.success[0].value and token in app.warning[0].value
+    assert any("No answers yet" in i.value for i in app.info)
+
+    db.record("Alex", Answer("PublicTest_2", 4, 6, 4, 2), session=code)  # a learner answers meanwhile
+    app.run()
+    assert "1 learner(s)" in app.subheader[0].value
+    assert len(app.get("plotly_chart")) == 3
+    download = app.get("download_button")
+    assert download, "CSV export offered"
+
+
+def test_a_wrong_token_shows_nothing_of_the_session(db):
+    session, _ = db.create_session("Group", ["happy"], 3, 1)
+    db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
+    app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
+    app.text_input[1].input(session.code)
+    app.text_input[2].input("AAAA-BBBB-CCCC")
+    app.run()
+    assert not app.exception and "does not open" in app.warning[0].value and not app.get("plotly_chart")

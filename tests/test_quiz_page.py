@@ -1,0 +1,73 @@
+"""The quiz page driven as a learner would, on tiny generated data and a tiny model."""
+import keras
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fercore.artifact import save_artifact
+from fercore.labels import EMOTIONS
+from fercore.model import build_model, hyperparameters
+from fercore.store import Store
+
+
+@pytest.fixture
+def quiz_env(folder_dataset, monkeypatch, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = save_artifact(build_model(hyperparameters("seed", filters=8, dense_units=16)), tmp_path / "m.keras", {})
+    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
+    monkeypatch.setenv("FER_MODEL", str(model))
+    monkeypatch.setenv("FER_DB", str(tmp_path / "progress.sqlite3"))
+    return tmp_path / "progress.sqlite3"
+
+
+def _page(nickname):
+    app = AppTest.from_file("../pages/quiz.py", default_timeout=120).run()
+    app.text_input(key="_nickname_box").input(nickname)
+    return app.run()
+
+
+def _choice_buttons(app):
+    return [b for b in app.button if b.key and b.key.startswith("choice-")]
+
+
+def test_answering_reveals_label_guess_and_model_and_is_stored(quiz_env):
+    app = _page("Sam")
+    assert not app.exception
+    choices = _choice_buttons(app)
+    assert len(choices) == 2  # level 1: two choices
+    guess = choices[0].label.lower()
+    choices[0].click()
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["You chose"] == guess
+    assert metrics["Dataset label"] in EMOTIONS and metrics["The model read"] in EMOTIONS
+    assert any("often looks like" in i.value for i in app.info)
+    assert [a.guess for a in Store(quiz_env).answers("Sam")] == [EMOTIONS.index(guess)]
+    next(b for b in app.button if b.label == "Next face").click()
+    app.run()
+    assert len(_choice_buttons(app)) == 2 and not app.metric
+
+
+def test_a_learner_joins_an_educator_session_by_code(quiz_env):
+    session, token = Store(quiz_env).create_session("Tuesday group", ["happy", "sad"], questions=2, level=4)
+    app = _page("Alex")
+    app.text_input(key="class_code").input(session.code.lower())
+    app.run()
+    assert not app.exception
+    assert {b.label.lower() for b in _choice_buttons(app)} == {"happy", "sad"}  # the session's emotions only
+    _choice_buttons(app)[0].click()
+    app.run()
+    report = Store(quiz_env).session_report(session.code, token)
+    assert "Alex" in report.learners and report.learners["Alex"].answered == 1
+
+
+def test_a_wrong_class_code_is_explained(quiz_env):
+    app = _page("Kim")
+    app.text_input(key="class_code").input("ZZZZZZ")
+    app.run()
+    assert not app.exception and "no session" in app.warning[0].value.lower()
+
+
+def test_without_the_dataset_the_quiz_says_how_to_get_it(quiz_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_DATA", str(tmp_path / "nowhere"))
+    app = _page("Sam")
+    assert not app.exception and "Kaggle" in app.warning[0].value
