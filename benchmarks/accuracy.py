@@ -1,7 +1,7 @@
 """Re-evaluate a shipped model on PublicTest and PrivateTest: accuracy, macro-F1, per-class recall,
 with and without flip averaging (TTA).
 
-    .venv/bin/python benchmarks/accuracy.py [models/default.keras] [--data PATH]
+    .venv/bin/python -m benchmarks.accuracy [models/default.keras] [--data PATH]
 """
 import argparse
 import os

@@ -1,7 +1,7 @@
 """CPU inference speed of a model through fercore's Predictor: faces/s at batch 64 and the median
 latency of one face, after warm-up.
 
-    .venv/bin/python benchmarks/inference.py [models/default.keras] [--repeats 50]
+    .venv/bin/python -m benchmarks.inference [models/default.keras] [--repeats 50]
 """
 import argparse
 import os

@@ -1,21 +1,19 @@
 """Quiz speed: building the quiz pool from the real FER2013 (cold, and with cached probabilities),
 time per next_question, and progress-store throughput with concurrent writer threads and processes.
 
-    .venv/bin/python benchmarks/quiz.py [--data PATH] [--questions 500] [--answers 100]
+    .venv/bin/python -m benchmarks.quiz [--data PATH] [--questions 500] [--answers 100]
 """
 import argparse
 import multiprocessing
 import os
 import queue
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # fercore is not installed, only checked out
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Training throughput (images/s) for each architecture through the real input pipeline, and
 FER2013 load time cold (decoding the source) and cached.
 
-    .venv/bin/python benchmarks/throughput.py [--steps 40] [--data PATH]
+    .venv/bin/python -m benchmarks.throughput [--steps 40] [--data PATH]
 """
 import argparse
 import os

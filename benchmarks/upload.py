@@ -2,18 +2,15 @@
 (a) time from a ~2-megapixel JPEG's bytes to every face with probabilities and a heatmap;
 (b) how many pasted faces the detector finds, by face size, and how well the crops line up.
 
-    .venv/bin/python benchmarks/upload.py [--data PATH] [--faces 300] [--runs 15]
+    .venv/bin/python -m benchmarks.upload [--data PATH] [--faces 300] [--runs 15]
 """
 import argparse
 import io
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, fercore is not installed
 
 import cv2
 import numpy as np
@@ -23,8 +20,8 @@ from fercore.data import load_split
 from fercore.faces import DETECT_SIDE, find_faces
 from fercore.photo import analyse_photo
 from fercore.predict import Predictor
+from fercore.registry import SHIPPED_MODEL
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.keras"
 PHOTO_SHAPE = (1224, 1632)  # 2 megapixels
 PHOTO_FACES = (150, 200, 260)  # face sides in the timed photo
 RECALL_CANVAS = (1600, 1200)

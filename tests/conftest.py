@@ -45,10 +45,14 @@ def write_csv_dataset(path, written) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own cache folder so none depends on another's leftovers."""
-    monkeypatch.setenv("FER_CACHE", str(tmp_path_factory.mktemp("cache")))
+@pytest.fixture(autouse=True, scope="session")
+def apart_from_the_project(tmp_path_factory):
+    """Tests never touch the project's cache, progress database, model choice or trained models.
+    One cache for the whole session, so real FER2013 is decoded once."""
+    scratch = tmp_path_factory.mktemp("fercore")
+    os.environ.update(FER_CACHE=str(scratch / "cache"), FER_DB=str(scratch / "progress.sqlite3"),
+                      FER_ACTIVE_MODEL_FILE=str(scratch / "active_model.json"),
+                      FER_TRAINED_DIR=str(scratch / "trained"))
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """The progress store: answers survive restarts and concurrent writers; educator data needs the token."""
 import csv
 import io
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,16 +88,17 @@ def test_concurrent_threads_lose_and_mix_no_answers(store):
 
 
 def test_concurrent_processes_lose_and_mix_no_answers(store):
+    """Separate interpreters (as several app servers would be), all writing at the same moment.
+    subprocess, not multiprocessing: spawn re-runs __main__, which under AppTest can be a page."""
     learners = [f"process{p}" for p in range(4)]
-    context = multiprocessing.get_context("spawn")  # fork is unsafe once TensorFlow threads exist
-    ready = context.Barrier(len(learners) + 1)
-    processes = [context.Process(target=write_answers, args=(store.path, learner, 40, ready)) for learner in learners]
-    for p in processes:
-        p.start()
-    write_answers(store.path, "parent", 40, ready)  # and this process at the same time
-    for p in processes:
-        p.join(60)
-        assert p.exitcode == 0
+    start_at = time.time() + 5  # once every interpreter is up
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from test_store import write_answers; "
+            "time.sleep(max(0.0, float(sys.argv[4]) - time.time())); write_answers(sys.argv[2], sys.argv[3], 40)")
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), str(store.path), learner,
+                                   str(start_at)]) for learner in learners]
+    time.sleep(max(0.0, start_at - time.time()))
+    write_answers(store.path, "parent", 40)  # and this process at the same time
+    assert [p.wait(timeout=120) for p in processes] == [0] * len(learners)
     assert_nothing_lost_or_mixed(store, [*learners, "parent"], 40)
 
 
