@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.set_defaults(run=_evaluate)
 
+    p = sub.add_parser("card", help="write a model card (markdown + confusion image) from a model's JSON")
+    p.add_argument("model")
+    p.add_argument("--out", default="models/README.md")
+    p.set_defaults(run=_card)
+
     p = sub.add_parser("predict", help="every face in photos (or face crops): emotion probabilities")
     p.add_argument("model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -180,6 +185,13 @@ def _evaluate(args) -> int:
     predictor = Predictor.from_path(args.model)
     result = evaluate(predictor, load_split(args.split, args.data), tta=args.tta)
     print(json.dumps(result) if args.json else format_report(result))
+    return 0
+
+
+def _card(args) -> int:
+    from fercore.card import write_card
+
+    print(f"wrote {write_card(args.model, args.out)}")
     return 0
 
 

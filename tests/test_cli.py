@@ -73,3 +73,19 @@ def test_predict_reports_each_image_and_names_bad_ones(tiny_model, tmp_path):
 def test_predict_on_a_missing_file_says_so(tiny_model, tmp_path):
     result = fercore("predict", tiny_model, tmp_path / "nope.jpg")
     assert result.returncode == 1 and "Cannot read" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_card_writes_markdown_with_results_and_a_confusion_image(tmp_path):
+    keras.utils.set_random_seed(0)
+    report = {"n": 7, "accuracy": 0.6, "macro_f1": 0.5, "confusion": [[1 if i == j else 0 for j in range(7)]
+              for i in range(7)], "per_class": {e: {"precision": 0.5, "recall": 0.4, "f1": 0.45, "support": 1}
+                                                for e in EMOTIONS}}
+    model = save_artifact(build_model(hyperparameters("seed", filters=8, dense_units=16)), tmp_path / "m.keras",
+                          {"arch": "seed", "parameters": 10, "evaluation": {"private": report, "public": report},
+                           "data": {"train_faces_used": 100, "fingerprint": "abc"},
+                           "training": {"command": "python -m fercore train --arch seed"}})
+    result = fercore("card", model, "--out", tmp_path / "README.md")
+    assert result.returncode == 0, result.stderr
+    card = (tmp_path / "README.md").read_text()
+    assert "python -m fercore train --arch seed" in card and "**60.0%**" in card and "diagnosis" in card
+    assert cv2.imread(str(tmp_path / "m-confusion-private.png")) is not None

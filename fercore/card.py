@@ -1,0 +1,116 @@
+"""A model card (markdown plus a confusion-matrix image) written from a model's JSON metadata."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fercore.artifact import read_metadata
+from fercore.labels import EMOTIONS
+
+# PrivateTest accuracy of installable peers, measured on the same files (from the project's issue tracker).
+PEERS = [("fer (mini-Xception)", 0.584), ("face-api.js", 0.570), ("what-the-face", 0.521), ("facex", 0.413)]
+BEST_PEER_MACRO_F1 = 0.54
+
+LIMITS = """\
+- **Noisy labels.** FER2013 was labelled in one pass; people agree with its labels only about 65% of
+  the time, so no model's accuracy on it means "right about people" that often.
+- **48x48 grayscale.** The model sees a tiny grayscale crop: no colour, little detail, no context,
+  no movement.
+- **Demographic skew.** FER2013 was gathered by web image search. Its faces are not balanced by age,
+  gender or skin tone, and accuracy is likely lower for under-represented groups; this has not been
+  measured here because the dataset carries no such annotations.
+- **Posed versus spontaneous.** Many faces are posed or exaggerated; everyday expressions are subtler
+  and are read less reliably.
+- **Must not be used for** diagnosis (including of autism or any condition), hiring, surveillance,
+  grading or discipline, or to judge what a person feels inside. An expression is not an inner state.
+"""
+
+
+def confusion_image(confusion: list[list[int]], path: str | os.PathLike, cell: int = 84) -> Path:
+    """Row-normalised confusion matrix as a PNG, cividis colours, shares written in each cell."""
+    counts = np.asarray(confusion, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n, margin = len(EMOTIONS), 110
+    image = np.full((margin + n * cell + 40, margin + n * cell + 10, 3), 255, np.uint8)
+    colours = cv2.applyColorMap((shares * 255).astype(np.uint8), cv2.COLORMAP_CIVIDIS)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for row in range(n):
+        for col in range(n):
+            top, left = margin + row * cell, margin + col * cell
+            image[top : top + cell, left : left + cell] = colours[row, col]
+            ink = (0, 0, 0) if shares[row, col] > 0.55 else (255, 255, 255)
+            cv2.putText(image, f"{shares[row, col]:.0%}", (left + 16, top + cell // 2 + 8), font, 0.6, ink, 1,
+                        cv2.LINE_AA)
+        cv2.putText(image, EMOTIONS[row], (6, margin + row * cell + cell // 2 + 6), font, 0.55, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        cv2.putText(image, EMOTIONS[row][:7], (margin + row * cell + 6, margin - 12), font, 0.5, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    cv2.putText(image, "rows: true emotion; columns: predicted", (margin, margin + n * cell + 28), font, 0.55,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), image)
+    return Path(path)
+
+
+def write_card(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write `out` (markdown) and a confusion-matrix PNG beside it for the model at model_path."""
+    model_path, out = Path(model_path), Path(out)
+    meta = read_metadata(model_path)
+    private, public = meta["evaluation"]["private"], meta["evaluation"]["public"]
+    picture = confusion_image(private["confusion"], out.parent / f"{model_path.stem}-confusion-private.png")
+    out.write_text(_markdown(model_path, meta, private, public, picture.name))
+    return out
+
+
+def _markdown(model_path: Path, meta: dict, private: dict, public: dict, picture: str) -> str:
+    training = meta.get("training", {})
+    rows = "\n".join(
+        f"| {e} | {private['per_class'][e]['precision']:.3f} | {private['per_class'][e]['recall']:.3f} | "
+        f"{private['per_class'][e]['f1']:.3f} | {private['per_class'][e].get('support', '')} |" for e in EMOTIONS)
+    peers = "\n".join(f"| {name} | {acc:.1%} |" for name, acc in PEERS)
+    return f"""# Model card: `{model_path.name}`
+
+`{meta.get('arch')}` architecture, {meta.get('parameters', 0):,} parameters, trained by fercore on
+FER2013's Training split ({meta['data']['train_faces_used']:,} faces), best epoch chosen on PublicTest.
+Input: {meta['input']['shape'][0]}x{meta['input']['shape'][1]} grayscale, {meta['input']['values']}.
+Classes, in order: {', '.join(meta['classes'])}. Data fingerprint `{meta['data']['fingerprint']}`.
+
+Reproduce (seed fixed in the command's config):
+
+```
+{training.get('command', '(not recorded)')}
+```
+
+Epochs run: {training.get('epochs_done', '?')}, best epoch: {training.get('best_epoch', '?')}.
+Library versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}.
+
+## Results
+
+| split | faces | accuracy | macro-F1 |
+| --- | --- | --- | --- |
+| **PrivateTest** (headline, never used for choices) | {private['n']} | **{private['accuracy']:.1%}** | {private['macro_f1']:.3f} |
+| PublicTest (used to choose the epoch) | {public['n']} | {public['accuracy']:.1%} | {public['macro_f1']:.3f} |
+
+Per emotion on PrivateTest:
+
+| emotion | precision | recall | F1 | faces |
+| --- | --- | --- | --- | --- |
+{rows}
+
+![Confusion matrix on PrivateTest]({picture})
+
+## Compared with installable peers (PrivateTest accuracy, same files)
+
+| model | accuracy |
+| --- | --- |
+| **this model** | **{private['accuracy']:.1%}** (macro-F1 {private['macro_f1']:.3f}) |
+{peers}
+
+The best peer's macro-F1 is {BEST_PEER_MACRO_F1}. Human agreement with FER2013's labels is about 65%; the
+best published single network reaches about 73%.
+
+## Limits
+
+{LIMITS}"""
