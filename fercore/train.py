@@ -181,7 +181,7 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
 
 def _without_optimizer(model: keras.Model) -> keras.Model:
     """A copy holding only the weights: the optimizer state would triple the shipped file."""
-    bare = keras.models.clone_model(model)
+    bare = keras.Model.from_config(model.get_config())  # clone_model would keep the compiled optimizer
     bare.set_weights(model.get_weights())
     return bare
 
