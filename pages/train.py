@@ -26,8 +26,8 @@ def start_form(busy: bool) -> None:
         left, right = st.columns(2)
         arch = left.selectbox("Architecture", ["seed", "default"],
                               help="seed: the small prototype network (fast). default: deeper, with batch norm.")
-        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, 60, 3)
-        subset = left.select_slider("Training faces", [500, 1000, 2000, 5000, 10000, 28709], value=2000,
+        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, 60, 5)
+        subset = left.select_slider("Training faces", [500, 1000, 2000, 5000, 10000, 28709], value=5000,
                                     help="A small subset finishes in a couple of minutes on a laptop CPU.")
         augment = right.toggle("Augmentation (flips, shifts, erasing)", value=True)
         budget = right.number_input("Tuning time budget (minutes)", 1, 600, 5)
