@@ -37,7 +37,8 @@ def _run_until(app, condition, timeout=180):
 def test_a_tiny_training_run_shows_live_charts_then_the_report(page):
     app = _start(page.run(), epochs=2)
     assert not app.exception
-    _run_until(app, lambda a: any(m.label == "PublicTest accuracy" for m in a.metric))
+    _run_until(app, lambda a: any(h.value.startswith("Result") for h in a.subheader))
+    assert any(m.label == "PublicTest accuracy" for m in app.metric)
     assert len(job_runner().current.snapshot()["epochs"]) == 2
     assert any("Use this model" in b.label for b in app.button)
     next(b for b in app.button if b.label == "Use this model in the app").click()
