@@ -5,23 +5,13 @@ latency of one face, after warm-up.
 """
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from benchmarks.timing import median_seconds
 from fercore.predict import Predictor
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main():
@@ -33,9 +23,9 @@ def main():
     faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
     for batch in (faces, faces[:1]):  # compile both shapes outside the timing
         predictor.probabilities(batch)
-    batch_time = timed(lambda: predictor.probabilities(faces), args.repeats)
-    single_time = timed(lambda: predictor.probabilities(faces[:1]), args.repeats * 4)
-    flip_time = timed(lambda: predictor.probabilities(faces[:1], tta=True), args.repeats * 4)
+    batch_time = median_seconds(lambda: predictor.probabilities(faces), args.repeats)
+    single_time = median_seconds(lambda: predictor.probabilities(faces[:1]), args.repeats * 4)
+    flip_time = median_seconds(lambda: predictor.probabilities(faces[:1], tta=True), args.repeats * 4)
     print(f"model {args.model}: {predictor.model.count_params():,} parameters, "
           f"{os.path.getsize(args.model) / 1e6:.1f} MB")
     print(f"batch 64: {64 / batch_time:.0f} faces/s ({batch_time * 1000:.1f} ms per batch, median)")

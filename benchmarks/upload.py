@@ -7,8 +7,6 @@
 import argparse
 import io
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from benchmarks.timing import median_seconds
 from fercore.data import load_split
 from fercore.faces import DETECT_SIDE, find_faces
 from fercore.photo import analyse_photo
@@ -121,15 +120,6 @@ def photo_timing(faces: np.ndarray, runs: int) -> None:
         detection = median_seconds(lambda: find_faces(gray), runs)
         print(f"    {name:<23}: median {total * 1000:4.0f} ms over {runs} runs, of which face detection "
               f"{detection * 1000:4.0f} ms; faces found: {len(result.faces)}")
-
-
-def median_seconds(work, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def detector_recall(faces: np.ndarray, per_canvas: int = 5) -> None:
