@@ -5,6 +5,8 @@ and names its last convolution ``last_conv`` so Grad-CAM can find it.
 """
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import keras_tuner as kt
 from keras import layers
@@ -12,6 +14,8 @@ from keras import layers
 from fercore.labels import FACE_SIZE, NUM_CLASSES
 
 ARCHITECTURES = ("seed", "default")
+# mixed_bfloat16: bf16 compute, float32 weights; 1.6x faster training on CPUs with AVX512-BF16.
+PRECISIONS = ("float32", "mixed_bfloat16")
 LAST_CONV = "last_conv"
 
 # Each architecture's fixed values in the shared space; the tuner searches around them.
@@ -48,9 +52,30 @@ def define_space(hp: kt.HyperParameters) -> None:
     hp.Choice("label_smoothing", [0.0, 0.1], default=0.1)
 
 
-def build_model(hp: kt.HyperParameters) -> keras.Model:
+def build_model(hp: kt.HyperParameters, precision: str = "float32") -> keras.Model:
     """Build and compile the network that `hp` describes (the keras-tuner build function)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}.")
     define_space(hp)
+    with _dtype_policy(precision):
+        model = _network(hp)
+    # XLA on this CPU runs bf16 slower than plain TensorFlow (75 against 243 images/s).
+    compile_model(model, hp, jit_compile=precision == "float32")
+    return model
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Keras's dtype policy is thread-local state: set it for one build, then put it back."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _network(hp: kt.HyperParameters) -> keras.Model:
     arch = hp.get("arch")
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
     x = layers.Rescaling(1 / 255.0, name="rescale")(inputs)
@@ -62,19 +87,18 @@ def build_model(hp: kt.HyperParameters) -> keras.Model:
     x = layers.Dense(hp.get("dense_units"), activation="relu", name="dense")(x)
     if hp.get("dropout") > 0:
         x = layers.Dropout(hp.get("dropout"))(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name=f"fer_{arch}")
-    compile_model(model, hp)
-    return model
+    # float32 softmax whatever the policy: bf16 probabilities would round to 1/128
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"fer_{arch}")
 
 
-def compile_model(model: keras.Model, hp: kt.HyperParameters) -> None:
+def compile_model(model: keras.Model, hp: kt.HyperParameters, jit_compile: bool = True) -> None:
     """Softmax + categorical cross-entropy, and plain categorical accuracy (not per-label binary)."""
     model.compile(
         optimizer=keras.optimizers.AdamW(hp.get("learning_rate"), weight_decay=hp.get("weight_decay")),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.get("label_smoothing")),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        jit_compile=True,  # XLA: about 1.7x faster training on this CPU
+        jit_compile=jit_compile,  # XLA: about 1.7x faster float32 training on this CPU
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 
 from fercore import data as fer_data
-from fercore.artifact import save_artifact
+from fercore.artifact import load_artifact, save_artifact
 from fercore.errors import FercoreError
 from fercore.evaluate import evaluate
 from fercore.model import build_model, hyperparameters
@@ -31,6 +31,8 @@ class TrainConfig:
     seed: int = 0
     hparams: dict = field(default_factory=dict)  # overrides of the architecture's defaults
     data: str | None = None
+    precision: str = "float32"  # or mixed_bfloat16; the saved model is float32 either way
+    init_from: str | None = None  # a trained .keras of the same network to start from
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -114,7 +116,10 @@ def train(
         model = keras.models.load_model(ckpt / "last.keras")
         listener.message(f"Resuming {out.name} after epoch {state['epochs_done']} of {config.epochs}.")
     else:
-        model = build_model(hp)
+        model = build_model(hp, config.precision)
+        if config.init_from:
+            _copy_weights(config.init_from, model)
+            listener.message(f"Starting from the weights of {config.init_from}.")
         state = {"config": asdict(config), "epochs_done": 0, "best_epoch": 0,
                  "best_val_accuracy": -1.0, "history": []}
     ckpt.mkdir(parents=True, exist_ok=True)
@@ -162,7 +167,7 @@ def train(
 
 def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used) -> dict:
     """Evaluate a trained model on PublicTest and PrivateTest and write it with its card."""
-    model = _without_optimizer(model)
+    model = _float32_without_optimizer(model)
     predictor = Predictor(model)
     evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
     metadata = {
@@ -179,11 +184,25 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
     return {"artifact": str(save_artifact(model, out, metadata)), "evaluation": evaluation}
 
 
-def _without_optimizer(model: keras.Model) -> keras.Model:
-    """A copy holding only the weights: the optimizer state would triple the shipped file."""
-    bare = keras.Model.from_config(model.get_config())  # clone_model would keep the compiled optimizer
+def _float32_without_optimizer(model: keras.Model) -> keras.Model:
+    """A float32 copy holding only the weights: the optimizer state would triple the shipped file,
+    and float32 keeps inference and heatmaps exact whatever precision training used."""
+    config = model.get_config()  # clone_model would keep the compiled optimizer
+    for layer in config["layers"]:
+        layer["config"]["dtype"] = "float32"
+    bare = keras.Model.from_config(config)
     bare.set_weights(model.get_weights())
     return bare
+
+
+def _copy_weights(path: str, model: keras.Model) -> None:
+    source = load_artifact(path).model
+    shapes = [tuple(w.shape) for w in source.weights]
+    if shapes != [tuple(w.shape) for w in model.weights]:
+        raise FercoreError(f"Cannot start from {path}: it is a different network "
+                           f"({source.count_params():,} parameters, this one has {model.count_params():,}). "
+                           "Use the same --arch and --set values it was trained with.")
+    model.set_weights(source.get_weights())
 
 
 def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:

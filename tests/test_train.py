@@ -1,11 +1,16 @@
 """Training end to end: events in order, cancel, resume, and a short real run that must learn."""
 import json
 
+import keras
+import numpy as np
 import pytest
 
+from conftest import synthetic_faces
 from fercore.artifact import load_artifact
 from fercore.data import load_split
+from fercore.errors import FercoreError
 from fercore.evaluate import majority_rate
+from fercore.pipeline import as_inputs
 from fercore.progress import CancelToken, TrainingListener
 from fercore.train import TrainConfig, checkpoint_dir, train
 
@@ -89,3 +94,33 @@ def test_short_real_run_beats_the_majority_class(real_data_path, tmp_path):
     assert public["accuracy"] > floor + 0.05, (public["accuracy"], floor)
     predicted_classes = sum(1 for row in zip(*public["confusion"]) if sum(row) > 0)
     assert predicted_classes >= 4  # not one class for every face, as the prototype did
+
+
+def test_mixed_precision_training_saves_a_float32_model(folder_dataset, tmp_path):
+    out = tmp_path / "m.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), precision="mixed_bfloat16", **TINY), out)
+    model = load_artifact(out).model
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    trained = keras.models.load_model(checkpoint_dir(out) / "best.keras")
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in trained.layers}
+    faces = as_inputs(synthetic_faces(2)[0])
+    np.testing.assert_allclose(model.predict(faces, verbose=0), trained.predict(faces, verbose=0), atol=0.03)
+
+
+def test_training_can_start_from_a_trained_model(folder_dataset, tmp_path):
+    first = tmp_path / "first.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), first)
+    # learning rate 0: the continued run must hold exactly the weights it started from
+    frozen = TINY | {"hparams": TINY["hparams"] | {"learning_rate": 0.0}}
+    second = tmp_path / "second.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), init_from=str(first), **frozen), second)
+    for a, b in zip(load_artifact(first).model.get_weights(), load_artifact(second).model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_starting_from_a_different_network_is_refused(folder_dataset, tmp_path):
+    first = tmp_path / "first.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), first)
+    wider = TINY | {"hparams": {"filters": 16, "dense_units": 16}}
+    with pytest.raises(FercoreError, match="different network"):
+        train(TrainConfig(epochs=1, data=str(folder_dataset[0]), init_from=str(first), **wider), tmp_path / "w.keras")
