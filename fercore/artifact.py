@@ -12,6 +12,9 @@ from fercore.errors import ArtifactError
 from fercore.labels import EMOTIONS, FACE_SIZE
 
 FORMAT = "fercore-model/1"
+# Layer names every fercore model carries: Grad-CAM reads the last convolution and the softmax layer.
+LAST_CONV = "last_conv"
+OUTPUT_LAYER = "probabilities"
 INPUT_SPEC = {
     "shape": [FACE_SIZE, FACE_SIZE, 1],
     "color": "grayscale",

@@ -6,20 +6,18 @@ summed over channels at each position. Plain Grad-CAM first averages the gradien
 which is only faithful for networks ending in global pooling; fercore's end in Flatten + Dense. On
 a seed model trained to find a bar at a class-dependent height, Grad-CAM gave empty maps for 3 of
 the 7 classes and put 29% of peaks within 3 rows of the bar; this form put every peak within 4.
+
+TensorFlow is imported when the first GradCam is made, so pages that only draw heatmaps start fast.
 """
 from __future__ import annotations
 
 import functools
 
 import cv2
-import keras
 import numpy as np
-import tensorflow as tf
 
+from fercore.artifact import LAST_CONV, OUTPUT_LAYER
 from fercore.labels import FACE_SIZE
-from fercore.model import LAST_CONV
-
-OUTPUT_LAYER = "probabilities"
 
 # Named regions of the 48x48 frame as (rows, columns). An approximation by position only:
 # FER2013 faces are roughly aligned, and in its mean face the eyes sit at row ~18 (x ~14 and ~33),
@@ -38,7 +36,10 @@ SECOND_SHARE = 0.6  # the runner-up is named too when its mean heat is this shar
 class GradCam:
     """Heatmaps for one fercore model; builds its gradient graph once, so keep the instance."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model):
+        import keras
+        import tensorflow as tf
+
         head = model.get_layer(OUTPUT_LAYER)
         self._features = keras.Model(model.inputs, [model.get_layer(LAST_CONV).output, head.input])
         self._kernel, self._bias = head.kernel, head.bias
@@ -52,9 +53,11 @@ class GradCam:
         classes = np.broadcast_to(np.asarray(class_indices, dtype=np.int32), (len(faces),))
         if len(faces) == 0:
             return np.zeros((0, FACE_SIZE, FACE_SIZE), np.float32)
-        return self._maps(tf.constant(faces), tf.constant(classes)).numpy()
+        return self._maps(faces, classes).numpy()
 
     def _compute(self, faces, classes):
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
             conv, features = self._features(faces, training=False)
             # Pre-softmax scores: the softmax couples classes and saturates, muddying the gradient.
@@ -67,7 +70,7 @@ class GradCam:
 
 
 @functools.lru_cache(maxsize=4)
-def gradcam_for(model: keras.Model) -> GradCam:
+def gradcam_for(model) -> GradCam:
     """One GradCam per model, shared by every caller (a few models at most stay alive)."""
     return GradCam(model)
 

@@ -11,12 +11,12 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
+from fercore.artifact import LAST_CONV, OUTPUT_LAYER
 from fercore.labels import FACE_SIZE, NUM_CLASSES
 
 ARCHITECTURES = ("seed", "default")
 # mixed_bfloat16: bf16 compute, float32 weights; 1.6x faster training on CPUs with AVX512-BF16.
 PRECISIONS = ("float32", "mixed_bfloat16")
-LAST_CONV = "last_conv"
 
 # Each architecture's fixed values in the shared space; the tuner searches around them.
 ARCH_DEFAULTS = {
@@ -88,7 +88,7 @@ def _network(hp: kt.HyperParameters) -> keras.Model:
     if hp.get("dropout") > 0:
         x = layers.Dropout(hp.get("dropout"))(x)
     # float32 softmax whatever the policy: bf16 probabilities would round to 1/128
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name=OUTPUT_LAYER, dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"fer_{arch}")
 
 

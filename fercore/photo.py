@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -10,7 +11,9 @@ from fercore.explain import gradcam_for, overlay
 from fercore.faces import Face, find_faces, whole_image_face
 from fercore.images import decode_image, to_gray, to_rgb
 from fercore.labels import EMOTIONS
-from fercore.predict import Predictor
+
+if TYPE_CHECKING:  # fercore.predict loads TensorFlow; the caller brings the loaded Predictor
+    from fercore.predict import Predictor
 
 BOX_COLOUR = (255, 200, 0)  # amber on black text: visible on skin and for colour-blind readers
 TEXT_COLOUR = (0, 0, 0)

@@ -1,4 +1,5 @@
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 st.title("Reading facial emotions")
 st.markdown(
@@ -12,10 +13,16 @@ Those labels are noisy: people agree with them only about 65% of the time, so ne
 model will match them always. The model reads expressions in pixels; it cannot know what anyone feels.
 """
 )
-left, middle, right = st.columns(3)
-left.page_link("pages/quiz.py", label="Practise with the quiz", icon=":material/quiz:")
-left.page_link("pages/progress.py", label="See your progress", icon=":material/insights:")
-middle.page_link("pages/upload.py", label="Try your own photo", icon=":material/photo_camera:")
-middle.page_link("pages/educator.py", label="Run a class session", icon=":material/groups:")
-right.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-right.page_link("pages/about.py", label="About the model", icon=":material/info:")
+LINKS = [
+    ("pages/quiz.py", "Practise with the quiz", ":material/quiz:"),
+    ("pages/progress.py", "See your progress", ":material/insights:"),
+    ("pages/upload.py", "Try your own photo", ":material/photo_camera:"),
+    ("pages/educator.py", "Run a class session", ":material/groups:"),
+    ("pages/train.py", "Train a model", ":material/model_training:"),
+    ("pages/about.py", "About the model", ":material/info:"),
+]
+for column, (page, label, icon) in zip(st.columns(3) * 2, LINKS):
+    try:
+        column.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:  # this page run on its own, without app.py's navigation
+        column.markdown(f"{label}: open it from `streamlit run app.py`")

@@ -9,8 +9,6 @@ from fercore.artifact import read_metadata
 from fercore.data import resolve_data_path
 from fercore.errors import FercoreError
 from fercore.jobs import RUNNING, progress
-from fercore.train import TrainConfig
-from fercore.tune import TuneConfig
 from ui import charts
 from ui.resources import job_runner
 
@@ -39,6 +37,9 @@ def start_form(busy: bool) -> None:
 
 
 def start(mode, arch, epochs, subset, augment, budget) -> None:
+    from fercore.train import TrainConfig  # TensorFlow loads when a job starts, not with the page
+    from fercore.tune import TuneConfig
+
     if not resolve_data_path().exists():
         st.error(f"FER2013 is not at {resolve_data_path()}. See the README for how to get it, then set FER_DATA.")
         return

@@ -4,6 +4,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from fercore import registry
+from fercore.artifact import read_metadata
 from fercore.errors import ArtifactError, ImageError
 from fercore.explain import describe, overlay
 from fercore.labels import EMOTIONS
@@ -39,6 +41,9 @@ def show_photo(raw: bytes) -> None:
             analysis = analysed(raw, whole)
     except ImageError as exc:
         st.error(f"That file can't be used: {exc}")
+        return
+    except ArtifactError as exc:
+        model_problem(exc)
         return
     if not analysis.faces:
         st.info(NO_FACE_TIPS)
@@ -82,6 +87,9 @@ def mirror_practice() -> None:
     except ImageError as exc:
         st.error(f"That picture can't be used: {exc}")
         return
+    except ArtifactError as exc:
+        model_problem(exc)
+        return
     if not analysis.faces:
         st.info(NO_FACE_TIPS)
         return
@@ -101,7 +109,7 @@ def mirror_practice() -> None:
 
 
 try:
-    active_predictor()
+    read_metadata(registry.active_model_path())  # quick; the model itself loads with the first photo
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()

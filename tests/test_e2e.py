@@ -1,0 +1,198 @@
+"""The whole app in a real browser, used as people use it: `streamlit run app.py` served on loopback,
+Debian's Chromium driven by Playwright, on the real FER2013 and the shipped model.
+
+Screenshots of every step land in test-output/e2e/. Without Chromium these tests skip, unless
+FER_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
+"""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from browser import CHROMIUM, PROJECT_ROOT, app_server, chromium
+from test_faces import findable, noisy_canvas, paste, public_faces
+from test_photo import jpeg
+
+from fercore.store import Store
+
+SHOTS = PROJECT_ROOT / "test-output" / "e2e"
+WAIT_MS = 120_000  # a 2-core CI machine loads TensorFlow and reads 7,178 quiz faces on first use
+PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": "Your progress",
+         "Your photo": "Your photo", "Class sessions": "Class sessions", "Train": "Train a model",
+         "About the model": "About the model"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("FER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FER_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium): browser tests skipped")
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def app(browser, tmp_path_factory):
+    """One server for the module, with its own progress database and trained-models folder."""
+    from fercore.data import resolve_data_path
+
+    if not resolve_data_path().exists():
+        pytest.skip("FER2013 not found; set FER_DATA to run the browser tests")
+    scratch = tmp_path_factory.mktemp("e2e")
+    env = {"FER_DB": str(scratch / "progress.sqlite3"), "FER_TRAINED_DIR": str(scratch / "trained"),
+           "FER_ACTIVE_MODEL_FILE": str(scratch / "active_model.json"), "FER_DATA": str(resolve_data_path()),
+           "FER_E2E_LOG": str(scratch / "streamlit.log")}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with app_server(env) as (url, _):
+        yield url, Store(env["FER_DB"])
+
+
+@pytest.fixture
+def page(browser, app):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context.set_default_timeout(WAIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def open_page(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=PAGES["Home"]).wait_for()
+    if title != "Home":
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        page.get_by_role("heading", name=PAGES[title]).wait_for()
+
+
+def no_traceback(page) -> None:
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def type_into(page, label: str, text: str) -> None:
+    box = page.get_by_role("textbox", name=label)
+    box.fill(text)
+    box.press("Enter")
+
+
+def metric(page, label: str):
+    return page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+
+
+def choice_buttons(page):
+    return page.locator("[class*='st-key-choice-'] button")
+
+
+def answer_one_question(page) -> str:
+    """Pick the first offered emotion, wait for the reveal, and return the emotion picked."""
+    choice_buttons(page).first.wait_for()
+    picked = choice_buttons(page).first.inner_text().strip().lower()
+    choice_buttons(page).first.click()
+    metric(page, "Dataset label").wait_for()
+    return picked
+
+
+def test_every_page_opens_from_the_navigation(page, app):
+    url, _ = app
+    for title in PAGES:
+        open_page(page, url, title)
+        no_traceback(page)
+        shot(page, f"page-{title.lower().replace(' ', '-')}")
+
+
+def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
+    url, store = app
+    open_page(page, url, "Quiz")
+    type_into(page, "Your nickname", "Sam")
+    picked = []
+    for number in range(1, 4):
+        picked.append(answer_one_question(page))
+        for what in ("You chose", "The model read"):
+            metric(page, what).wait_for()
+        page.get_by_text(re.compile("Where the model looked for")).wait_for()  # the heatmap's caption
+        no_traceback(page)
+        shot(page, f"quiz-reveal-{number}")
+        page.get_by_role("button", name="Next face").click()
+    choice_buttons(page).first.wait_for()
+    shot(page, "quiz-next-question")
+    assert [a.guess for a in store.answers("Sam")] == [["angry", "disgust", "fear", "happy", "sad", "surprise",
+                                                        "neutral"].index(p) for p in picked]
+
+
+def test_a_group_photo_shows_every_face_with_scores_and_heatmap(page, app, real_data_path, tmp_path):
+    url, _ = app
+    canvas = noisy_canvas(1400, 1000)
+    for face, place in zip(findable(public_faces(real_data_path, 30), 3), [(120, 150, 180), (650, 420, 160),
+                                                                           (1050, 120, 150)]):
+        paste(canvas, face, *place)
+    photo = tmp_path / "group.jpg"
+    photo.write_bytes(jpeg(canvas))
+    open_page(page, url, "Your photo")
+    page.locator("input[type=file]").first.set_input_files(photo)
+    page.get_by_text("3 face(s) found, numbered").wait_for()
+    for number in (1, 2, 3):
+        page.get_by_role("heading", name=re.compile(f"^Face {number}:")).wait_for()
+    page.get_by_test_id("stPlotlyChart").nth(2).wait_for()
+    assert page.get_by_text(re.compile("^where it looked for")).count() == 3
+    no_traceback(page)
+    shot(page, "upload-group-photo")
+
+
+def test_a_corrupt_file_gets_a_clear_message(page, app, tmp_path):
+    url, _ = app
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(jpeg(noisy_canvas(400, 300))[:700])  # a download cut short
+    open_page(page, url, "Your photo")
+    page.locator("input[type=file]").first.set_input_files(broken)
+    page.get_by_text("That file can't be used").wait_for()
+    no_traceback(page)
+    shot(page, "upload-corrupt-file")
+
+
+def test_a_tiny_training_run_starts_shows_its_progress_and_stops(page, app):
+    url, _ = app
+    open_page(page, url, "Train")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"^Training: ")).wait_for()
+    shot(page, "train-running")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile("stopped before anything could be saved|stopped early")).wait_for()
+    no_traceback(page)
+    shot(page, "train-stopped")
+    assert page.get_by_role("button", name="Start").is_enabled()  # free for the next job
+
+
+def test_an_educator_sees_a_learners_answer_live(browser, app):
+    url, store = app
+    educator, learner = (browser.new_context(viewport={"width": 1280, "height": 1600}) for _ in range(2))
+    try:
+        for context in (educator, learner):
+            context.set_default_timeout(WAIT_MS)
+        teacher = educator.new_page()
+        open_page(teacher, url, "Class sessions")
+        teacher.get_by_role("textbox", name="Session name").fill("Tuesday group")
+        teacher.get_by_role("button", name="Create session").click()
+        created = teacher.get_by_test_id("stAlertContentSuccess")
+        created.wait_for()
+        code = re.search(r"code (\w+)", created.inner_text()).group(1)
+        shot(teacher, "educator-created")
+
+        student = learner.new_page()
+        open_page(student, url, "Quiz")
+        type_into(student, "Your nickname", "Robin")
+        type_into(student, "Class code (optional)", code)
+        student.get_by_text("Tuesday group: face 1 of 10").wait_for()
+        answer_one_question(student)
+        shot(student, "educator-learner-answered")
+
+        teacher.get_by_role("tab", name="Follow a session").click()
+        teacher.get_by_role("heading", name=re.compile(rf"Tuesday group \({code}\): 1 learner")).wait_for()
+        no_traceback(teacher)
+        shot(teacher, "educator-live-view")
+        assert [a.session for a in store.answers("Robin")] == [code]
+    finally:
+        educator.close()
+        learner.close()
