@@ -196,3 +196,28 @@ def test_an_educator_sees_a_learners_answer_live(browser, app):
     finally:
         educator.close()
         learner.close()
+
+
+def test_without_dataset_or_model_every_page_opens_and_says_what_to_do(browser, tmp_path):
+    broken_model = tmp_path / "broken.keras"
+    broken_model.write_bytes(b"not a zip")
+    env = {"FER_DATA": str(tmp_path / "no-fer2013"), "FER_MODEL": str(broken_model),
+           "FER_DB": str(tmp_path / "progress.sqlite3"), "FER_TRAINED_DIR": str(tmp_path / "trained")}
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        with app_server(env) as (url, _):
+            for title in PAGES:
+                open_page(page, url, title)
+                no_traceback(page)
+            open_page(page, url, "Quiz")
+            type_into(page, "Your nickname", "Sam")
+            page.get_by_text(re.compile("Kaggle")).wait_for()  # how to get FER2013
+            shot(page, "no-data-quiz")
+            open_page(page, url, "Your photo")
+            page.get_by_text(re.compile("Train a model on the")).wait_for()  # how to get a model
+            no_traceback(page)
+            shot(page, "no-model-upload")
+    finally:
+        context.close()

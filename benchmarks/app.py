@@ -1,0 +1,67 @@
+"""The app as a person meets it, in Debian's Chromium: from `streamlit run app.py` to the first
+rendered page (cold start), and how long each page takes to appear after a click in the navigation.
+
+    .venv/bin/python -m benchmarks.app [--starts 3] [--rounds 3]
+"""
+import argparse
+import statistics
+import tempfile
+import time
+
+from tests.browser import app_server, chromium
+
+HOME = "Reading facial emotions"
+PAGES = {"Quiz": "Emotion quiz", "Progress": "Your progress", "Your photo": "Your photo",
+         "Class sessions": "Class sessions", "Train": "Train a model", "About the model": "About the model",
+         "Home": HOME}
+
+
+def cold_start(browser, env) -> tuple[float, float]:
+    """Seconds from launching the server to its health check answering, and to the home page's title."""
+    with app_server(env) as (url, started):
+        serving = time.perf_counter() - started
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("heading", name=HOME).wait_for(timeout=60_000)
+        rendered = time.perf_counter() - started
+        page.close()
+    return serving, rendered
+
+
+def page_switches(browser, env, rounds: int) -> dict[str, list[float]]:
+    """Seconds from a click in the navigation to the page's title; the first round is each page's first visit."""
+    times = {title: [] for title in PAGES}
+    with app_server(env) as (url, _):
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("heading", name=HOME).wait_for(timeout=60_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        for _ in range(rounds):
+            for title, heading in PAGES.items():
+                started = time.perf_counter()
+                nav.get_by_role("link", name=title).click()
+                page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+                times[title].append(time.perf_counter() - started)
+        page.close()
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
+    parser.add_argument("--rounds", type=int, default=3, help="visits to every page")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
+        env = {"FER_DB": f"{scratch}/progress.sqlite3", "FER_ACTIVE_MODEL_FILE": f"{scratch}/active.json"}
+        starts = [cold_start(browser, env) for _ in range(args.starts)]
+        print(f"cold start, median of {args.starts}: server answering after "
+              f"{statistics.median(s for s, _ in starts):.2f} s, home page rendered after "
+              f"{statistics.median(r for _, r in starts):.2f} s (each: "
+              + ", ".join(f"{r:.2f}" for _, r in starts) + ")")
+        for title, seconds in page_switches(browser, env, args.rounds).items():
+            later = f", later visits median {statistics.median(seconds[1:]) * 1000:.0f} ms" if len(seconds) > 1 else ""
+            print(f"switch to {title:<16} first visit {seconds[0] * 1000:5.0f} ms{later}")
+
+
+if __name__ == "__main__":
+    main()
