@@ -4,14 +4,13 @@ The cases are generated from a fixed seed: random bytes, real files of every acc
 short or with bytes overwritten, headers claiming absurd sizes, images too small to hold a face, and
 valid images in unusual modes (which may be read, or refused with a message).
 """
-import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from test_images import encode, png_claiming_size
 from test_photo import predictor  # noqa: F401 (a fixture)
 from test_upload_page import tiny_model_path  # noqa: F401 (a fixture)
 
@@ -19,26 +18,12 @@ from fercore.errors import ImageError
 from fercore.photo import analyse_photo
 
 RNG_SEED = 2026
-FORMATS = {"JPEG": {"quality": 90}, "PNG": {}, "WEBP": {"quality": 80}, "BMP": {}, "TIFF": {}}
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 ODD_MODES = ["1", "L", "P", "LA", "PA", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr", "HSV", "LAB", "RGBX"]
-
-
-def encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **FORMATS.get(fmt, {}))
-    return buffer.getvalue()
 
 
 def photo(rng, width=120, height=90) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB")
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A small PNG whose header, checksum and all, claims another size."""
-    raw = bytearray(encode(Image.new("L", (20, 20)), "PNG"))
-    header = b"IHDR" + struct.pack(">II", width, height) + bytes(raw[24:29])
-    raw[12:33] = header + struct.pack(">I", zlib.crc32(header))
-    return bytes(raw)
 
 
 def bmp_claiming(width: int, height: int) -> bytes:
@@ -55,9 +40,9 @@ def must_be_refused() -> list[tuple[str, bytes]]:
         whole = encode(photo(rng), fmt)
         cases += [(f"{fmt}-cut-at-{cut}", whole[:cut]) for cut in rng.integers(1, len(whole) * 0.8, 30)]
     for side in rng.integers(30_001, 2_000_000, 20):
-        cases += [(f"png-claims-{side}", png_claiming(int(side), int(side))),
+        cases += [(f"png-claims-{side}", png_claiming_size(int(side), int(side))),
                   (f"bmp-claims-{side}", bmp_claiming(int(side), 100))]
-    cases += [(f"png-claims-{w}x{h}", png_claiming(w, h)) for w, h in [(8000, 8000), (60_000, 2), (0, 0), (1, 1)]]
+    cases += [(f"png-claims-{w}x{h}", png_claiming_size(w, h)) for w, h in [(8000, 8000), (60_000, 2), (0, 0), (1, 1)]]
     cases += [(f"{fmt}-{w}x{h}", encode(photo(rng, w, h), fmt)) for fmt in ("PNG", "JPEG", "BMP")
               for w, h in [(1, 1), (8, 8), (15, 200)]]
     return cases
