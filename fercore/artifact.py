@@ -62,6 +62,16 @@ def save_artifact(model, path: str | os.PathLike, metadata: dict) -> Path:
     return path
 
 
+def commands_that_made(metadata: dict) -> list[str]:
+    """The commands, in order, that produced a model: the models it started from, its training,
+    then any calibration."""
+    training = metadata.get("training", {})
+    commands = [*training.get("started_from_commands", []), training.get("command") or "(command not recorded)"]
+    if "calibration" in metadata:
+        commands.append(metadata["calibration"]["command"])
+    return commands
+
+
 def write_metadata(model_path: str | os.PathLike, metadata: dict) -> None:
     target = metadata_path(model_path)
     tmp = target.with_name(target.stem + ".tmp.json")

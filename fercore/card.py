@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fercore.artifact import read_metadata
+from fercore.artifact import commands_that_made, read_metadata
 from fercore.labels import EMOTIONS
 
 # PrivateTest accuracy of installable peers, measured on the same files (from the project's issue tracker).
@@ -64,6 +64,16 @@ def write_card(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     return out
 
 
+def _calibration_note(meta: dict) -> str:
+    calibration = meta.get("calibration")
+    if not calibration:
+        return ""
+    offsets = ", ".join(f"{e} {o:+.2f}" for e, o in zip(EMOTIONS, calibration["offsets"]))
+    return (f"\nThe last step adds one offset per emotion to the scores before the softmax, searched on PublicTest "
+            f"so that every emotion's recall reaches {calibration['min_recall']:.2f} for the least loss of accuracy: "
+            f"{offsets}.\n")
+
+
 def _markdown(model_path: Path, meta: dict, private: dict, public: dict, picture: str) -> str:
     training = meta.get("training", {})
     rows = "\n".join(
@@ -77,12 +87,12 @@ FER2013's Training split ({meta['data']['train_faces_used']:,} faces), best epoc
 Input: {meta['input']['shape'][0]}x{meta['input']['shape'][1]} grayscale, {meta['input']['values']}.
 Classes, in order: {', '.join(meta['classes'])}. Data fingerprint `{meta['data']['fingerprint']}`.
 
-Reproduce (seed fixed in the command's config):
+Reproduce (seeds fixed in each command's config; run in this order):
 
 ```
-{training.get('command', '(not recorded)')}
+{chr(10).join(commands_that_made(meta))}
 ```
-
+{_calibration_note(meta)}
 Epochs run: {training.get('epochs_done', '?')}, best epoch: {training.get('best_epoch', '?')}.
 Library versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}.
 

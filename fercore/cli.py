@@ -1,4 +1,4 @@
-"""python -m fercore {data,train,evaluate,predict} ...
+"""python -m fercore {data,train,tune,evaluate,calibrate,card,predict} ...
 
 Heavy modules (TensorFlow) are imported inside each command so `--help` answers at once.
 """
@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.set_defaults(run=_evaluate)
 
+    p = sub.add_parser("calibrate", help="per-emotion score offsets, tuned on PublicTest, for a recall floor")
+    p.add_argument("model")
+    p.add_argument("--min-recall", type=float, default=0.45, help="every emotion's PublicTest recall (default 0.45)")
+    p.add_argument("--out", required=True, metavar="OUT.keras")
+    p.add_argument("--data")
+    p.set_defaults(run=_calibrate)
+
     p = sub.add_parser("card", help="write a model card (markdown + confusion image) from a model's JSON")
     p.add_argument("model")
     p.add_argument("--out", default="models/README.md")
@@ -140,8 +147,7 @@ def _train(args) -> int:
                          augment=args.augment, class_weight=args.class_weight, seed=args.seed,
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
                          init_from=args.init_from)
-    command = "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=command)
+    summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:
         print("stopped before the first epoch finished: nothing saved.")
         return 1
@@ -171,8 +177,7 @@ def _tune(args) -> int:
     config = TuneConfig(max_epochs=args.max_epochs, factor=args.factor, subset=args.subset,
                         time_budget_s=args.time_budget * 60 if args.time_budget else None, arch=args.arch,
                         seed=args.seed, directory=args.directory, data=args.data)
-    command = "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = tune(config, args.out, listener=_PrintTrials(), command=command)
+    summary = tune(config, args.out, listener=_PrintTrials(), command=_command_line())
     if summary["artifact"] is None:
         print("no trial finished: nothing saved.")
         return 1
@@ -190,6 +195,22 @@ def _evaluate(args) -> int:
     result = evaluate(predictor, load_split(args.split, args.data), tta=args.tta)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
+
+
+def _calibrate(args) -> int:
+    from fercore.calibrate import calibrate
+    from fercore.evaluate import format_report
+
+    summary = calibrate(args.model, args.out, args.min_recall, args.data, command=_command_line())
+    print("offsets: " + ", ".join(f"{e} {o:+.2f}" for e, o in zip(EMOTIONS, summary["offsets"])))
+    print(f"saved to {summary['artifact']}\n")
+    for name in ("public", "private"):
+        print(format_report(summary["evaluation"][name]) + "\n")
+    return 0
+
+
+def _command_line() -> str:
+    return "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def _card(args) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 
 from fercore import data as fer_data
-from fercore.artifact import load_artifact, save_artifact
+from fercore.artifact import commands_that_made, load_artifact, read_metadata, save_artifact
 from fercore.errors import FercoreError
 from fercore.evaluate import evaluate
 from fercore.model import build_model, hyperparameters
@@ -157,7 +157,7 @@ def train(
         training={"command": command, "kind": "train", "config": asdict(config),
                   "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
                   "seconds_this_run": round(time.time() - started, 1), "history": state["history"],
-                  "cancelled": cancel.cancelled},
+                  "cancelled": cancel.cancelled, "started_from_commands": _commands_before(config)},
         train_faces_used=len(train_split),
     )
     summary |= {"epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"], "cancelled": cancel.cancelled}
@@ -165,8 +165,9 @@ def train(
     return summary
 
 
-def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used) -> dict:
-    """Evaluate a trained model on PublicTest and PrivateTest and write it with its card."""
+def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used, **extra) -> dict:
+    """Evaluate a trained model on PublicTest and PrivateTest and write it with its card
+    (`extra`: more top-level card entries, e.g. a calibration)."""
     model = _float32_without_optimizer(model)
     predictor = Predictor(model)
     evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
@@ -180,7 +181,7 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
                  "train_faces_used": train_faces_used,
                  "selection_split": "public", "headline_split": "private"},
         "evaluation": evaluation,
-    }
+    } | extra
     return {"artifact": str(save_artifact(model, out, metadata)), "evaluation": evaluation}
 
 
@@ -193,6 +194,10 @@ def _float32_without_optimizer(model: keras.Model) -> keras.Model:
     bare = keras.Model.from_config(config)
     bare.set_weights(model.get_weights())
     return bare
+
+
+def _commands_before(config: TrainConfig) -> list[str]:
+    return commands_that_made(read_metadata(config.init_from)) if config.init_from else []
 
 
 def _copy_weights(path: str, model: keras.Model) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_faces
-from fercore.artifact import load_artifact
+from fercore.artifact import commands_that_made, load_artifact
 from fercore.data import load_split
 from fercore.errors import FercoreError
 from fercore.evaluate import majority_rate
@@ -109,13 +109,15 @@ def test_mixed_precision_training_saves_a_float32_model(folder_dataset, tmp_path
 
 def test_training_can_start_from_a_trained_model(folder_dataset, tmp_path):
     first = tmp_path / "first.keras"
-    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), first)
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), first, command="first run")
     # learning rate 0: the continued run must hold exactly the weights it started from
     frozen = TINY | {"hparams": TINY["hparams"] | {"learning_rate": 0.0}}
     second = tmp_path / "second.keras"
-    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), init_from=str(first), **frozen), second)
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), init_from=str(first), **frozen), second,
+          command="second run")
     for a, b in zip(load_artifact(first).model.get_weights(), load_artifact(second).model.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert commands_that_made(load_artifact(second).metadata) == ["first run", "second run"]  # for the card
 
 
 def test_starting_from_a_different_network_is_refused(folder_dataset, tmp_path):
