@@ -6,6 +6,7 @@ FER_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
 """
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -198,9 +199,12 @@ def test_an_educator_sees_a_learners_answer_live(browser, app):
         learner.close()
 
 
-def test_without_dataset_or_model_every_page_opens_and_says_what_to_do(browser, tmp_path):
+def test_without_dataset_and_with_a_broken_model_every_page_opens_and_says_what_to_do(browser, tmp_path):
     broken_model = tmp_path / "broken.keras"
-    broken_model.write_bytes(b"not a zip")
+    broken_model.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # a pointer, not the weights
+    shutil.copy(PROJECT_ROOT / "models" / "default.json", tmp_path / "broken.json")
+    photo = tmp_path / "wall.jpg"
+    photo.write_bytes(jpeg(noisy_canvas(400, 300)))
     env = {"FER_DATA": str(tmp_path / "no-fer2013"), "FER_MODEL": str(broken_model),
            "FER_DB": str(tmp_path / "progress.sqlite3"), "FER_TRAINED_DIR": str(tmp_path / "trained")}
     context = browser.new_context(viewport={"width": 1280, "height": 1600})
@@ -216,8 +220,10 @@ def test_without_dataset_or_model_every_page_opens_and_says_what_to_do(browser, 
             page.get_by_text(re.compile("Kaggle")).wait_for()  # how to get FER2013
             shot(page, "no-data-quiz")
             open_page(page, url, "Your photo")
+            page.locator("input[type=file]").first.set_input_files(photo)
+            page.get_by_text(re.compile("could not be loaded as a Keras model")).wait_for()
             page.get_by_text(re.compile("Train a model on the")).wait_for()  # how to get a model
             no_traceback(page)
-            shot(page, "no-model-upload")
+            shot(page, "broken-model-upload")
     finally:
         context.close()
