@@ -157,7 +157,7 @@ def test_a_tiny_training_run_starts_shows_its_progress_and_stops(page, app):
     url, _ = app
     open_page(page, url, "Train")
     page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"^Training: ")).wait_for()
+    page.get_by_text(re.compile(r"^Training: epoch \d+, batch [1-9]")).wait_for()  # batches are running
     shot(page, "train-running")
     page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile("stopped before anything could be saved|stopped early")).wait_for()
