@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, PROJECT_ROOT, app_server, chromium
+from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
@@ -18,9 +18,6 @@ from fercore.store import Store
 
 SHOTS = PROJECT_ROOT / "test-output" / "e2e"
 WAIT_MS = 120_000  # a 2-core CI machine loads TensorFlow and reads 7,178 quiz faces on first use
-PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": "Your progress",
-         "Your photo": "Your photo", "Class sessions": "Class sessions", "Train": "Train a model",
-         "About the model": "About the model"}
 
 
 @pytest.fixture(scope="module")
