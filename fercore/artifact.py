@@ -39,11 +39,13 @@ def metadata_path(model_path: str | os.PathLike) -> Path:
 
 
 def library_versions() -> dict:
+    import importlib
+
     import keras
     import numpy
-    import tensorflow
 
-    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+    backend = keras.backend.backend()  # tensorflow here; jax or torch where a GPU machine trains
+    return {"python": platform.python_version(), backend: importlib.import_module(backend).__version__,
             "keras": keras.__version__, "numpy": numpy.__version__}
 
 

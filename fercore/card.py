@@ -74,6 +74,13 @@ def _calibration_note(meta: dict) -> str:
             f"{offsets}.\n")
 
 
+def _reading_note(report: dict) -> str:
+    if not report.get("tta"):
+        return ""
+    return ("\nEach face is read twice, as it is and mirrored, and the two readings averaged: that is how the "
+            "app reads faces, and the figures below are measured that way.\n")
+
+
 def _markdown(model_path: Path, meta: dict, private: dict, public: dict, picture: str) -> str:
     training = meta.get("training", {})
     rows = "\n".join(
@@ -97,7 +104,7 @@ Epochs run: {training.get('epochs_done', '?')}, best epoch: {training.get('best_
 Library versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}.
 
 ## Results
-
+{_reading_note(private)}
 | split | faces | accuracy | macro-F1 |
 | --- | --- | --- | --- |
 | **PrivateTest** (headline, never used for choices) | {private['n']} | **{private['accuracy']:.1%}** | {private['macro_f1']:.3f} |

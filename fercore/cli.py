@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -68,8 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores, confusion matrix")
     p.add_argument("model")
     p.add_argument("--split", choices=["public", "private"], default="private")
-    p.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    _add_tta_option(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", action="store_true",
+                   help="evaluate both PublicTest and PrivateTest and store them in the model's JSON (its card)")
     p.add_argument("--data")
     p.set_defaults(run=_evaluate)
 
@@ -88,12 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="every face in photos (or face crops): emotion probabilities")
     p.add_argument("model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--tta", action="store_true")
+    _add_tta_option(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--heatmap", metavar="OUT.png", help="save the photo with boxes and heatmaps "
                    "(with several photos: OUT-1.png, OUT-2.png, ...)")
     p.set_defaults(run=_predict)
     return parser
+
+
+def _add_tta_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="average each face with its mirror image, as the app does (default); --no-tta: one pass")
 
 
 def _data(args) -> int:
@@ -187,10 +195,14 @@ def _tune(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from fercore.data import load_split
-    from fercore.evaluate import evaluate, format_report
+    from fercore.data import load_fer2013, load_split
+    from fercore.evaluate import evaluate, format_report, record_evaluation
     from fercore.predict import Predictor
 
+    if args.record:
+        evaluation = record_evaluation(args.model, load_fer2013(args.data), tta=args.tta)
+        print(json.dumps(evaluation) if args.json else "\n\n".join(map(format_report, evaluation.values())))
+        return 0
     predictor = Predictor.from_path(args.model)
     result = evaluate(predictor, load_split(args.split, args.data), tta=args.tta)
     print(json.dumps(result) if args.json else format_report(result))
@@ -210,7 +222,10 @@ def _calibrate(args) -> int:
 
 
 def _command_line() -> str:
-    return "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # a model trained on another Keras backend (JAX on a GPU machine) records how to repeat that
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    prefix = "" if backend == "tensorflow" else f"KERAS_BACKEND={shlex.quote(backend)} "
+    return prefix + "python -m fercore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def _card(args) -> int:

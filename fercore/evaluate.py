@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from fercore.artifact import write_metadata
 from fercore.data import Split
 from fercore.labels import EMOTIONS, NUM_CLASSES
 from fercore.predict import Predictor
@@ -29,9 +30,23 @@ def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
     }
 
 
-def evaluate(predictor: Predictor, split: Split, tta: bool = False) -> dict:
+def evaluate(predictor: Predictor, split: Split, tta: bool = True) -> dict:
     probs = predictor.probabilities(split.images, tta=tta)
     return report(split.labels, probs.argmax(axis=1)) | {"split": split.name, "tta": tta}
+
+
+def evaluate_test_splits(predictor: Predictor, splits: dict[str, Split], tta: bool = True) -> dict:
+    """PublicTest (where models are chosen) and PrivateTest (the headline), as a model's JSON keeps them."""
+    return {name: evaluate(predictor, splits[name], tta) for name in ("public", "private")}
+
+
+def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) -> dict:
+    """Evaluate a saved model again and store the reports in its JSON, which its card and the About
+    page show: e.g. for a model trained before fercore read faces with their mirror image."""
+    predictor = Predictor.from_path(model_path)
+    evaluation = evaluate_test_splits(predictor, splits, tta)
+    write_metadata(model_path, predictor.metadata | {"evaluation": evaluation})
+    return evaluation
 
 
 def majority_rate(split: Split) -> float:

@@ -38,7 +38,7 @@ class PhotoAnalysis:
 
 
 def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
-                  classify_whole_if_none: bool = False, tta: bool = False) -> PhotoAnalysis:
+                  classify_whole_if_none: bool = False, tta: bool = True) -> PhotoAnalysis:
     """Raises ImageError for bytes that are not a usable image. Nothing is written to disk."""
     image = decode_image(raw)
     gray = to_gray(image)

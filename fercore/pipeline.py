@@ -1,49 +1,19 @@
-"""tf.data input pipelines: shuffled every epoch, optionally augmented, batched and prefetched."""
+"""Training batches: shuffled every epoch, optionally augmented, for any Keras backend.
+
+Batches are numpy arrays augmented with OpenCV on CPU threads, so the same pipeline feeds
+TensorFlow on this machine and JAX or PyTorch on a GPU machine that has no TensorFlow.
+"""
 from __future__ import annotations
 
 import math
+import os
 
+import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 from fercore.data import Split
 from fercore.labels import NUM_CLASSES
-
-
-def augmenter(strength: float = 1.0, seed: int = 0):
-    """Flip, then one random affine warp (shift, rotation, zoom), then random erasing.
-
-    The warp is a single resampling: chaining Keras's RandomTranslation/Rotation/Zoom layers
-    interpolates three times and visibly blurs a 48x48 face, which test faces never are.
-    """
-    flip = keras.layers.RandomFlip("horizontal", seed=seed)
-    erase = keras.layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(0, 255), seed=seed + 1)
-    rng = tf.random.Generator.from_seed(seed)
-
-    def augment(images):
-        images = flip(images, training=True)
-        images = random_affine(images, rng, shift=0.1 * strength, degrees=10 * strength, zoom=0.1 * strength)
-        return erase(images, training=True)
-
-    return augment
-
-
-def random_affine(images, rng: tf.random.Generator, shift: float, degrees: float, zoom: float):
-    """Per-image random shift (fraction of size), rotation and zoom, applied as one transform."""
-    n = tf.shape(images)[0]
-    size = tf.cast(tf.shape(images)[1], tf.float32)
-    angle = rng.uniform([n], -degrees, degrees) * (math.pi / 180)
-    scale = 1.0 / rng.uniform([n], 1 - zoom, 1 + zoom)  # output -> input mapping, hence the inverse
-    tx, ty = (rng.uniform([n], -shift, shift) * size for _ in range(2))
-    centre = (size - 1) / 2
-    a0, a1 = tf.cos(angle) * scale, -tf.sin(angle) * scale
-    b0, b1 = tf.sin(angle) * scale, tf.cos(angle) * scale
-    a2 = centre - a0 * centre - a1 * centre - tx
-    b2 = centre - b0 * centre - b1 * centre - ty
-    zeros = tf.zeros_like(a0)
-    transform = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    return keras.ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="nearest")
 
 
 def as_inputs(images: np.ndarray) -> np.ndarray:
@@ -51,23 +21,72 @@ def as_inputs(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)[..., None]
 
 
-def make_dataset(
-    split: Split,
-    batch_size: int = 64,
-    shuffle: bool = False,
-    augment: float = 0.0,
-    seed: int = 0,
-) -> tf.data.Dataset:
-    """(faces, one-hot labels) batches. Shuffling is re-drawn every epoch."""
-    labels = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((as_inputs(split.images), labels))
-    if shuffle:
-        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if augment > 0:
-        aug = augmenter(augment, seed)
-        ds = ds.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+class FaceBatches(keras.utils.PyDataset):
+    """(faces, one-hot labels) batches of a split; the order and augmentation are drawn from
+    (seed, epoch, batch index), so a run is repeatable whatever thread builds a batch."""
+
+    def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
+                 seed: int = 0, first_epoch: int = 0):
+        super().__init__(workers=min(4, os.cpu_count() or 1), use_multiprocessing=False)
+        self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
+        self.epoch = first_epoch
+        self._order = self._draw_order()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        pick = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        faces = self.split.images[pick]
+        if self.augment > 0:
+            faces = augment_faces(faces, np.random.default_rng([self.seed, self.epoch, index]), self.augment)
+        return as_inputs(faces), keras.utils.to_categorical(self.split.labels[pick], NUM_CLASSES).astype(np.float32)
+
+    def on_epoch_end(self):  # Keras calls this once every batch of the epoch has been taken
+        self.epoch += 1
+        self._order = self._draw_order()
+
+    def _draw_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.split))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.split))
+
+
+def augment_faces(faces: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Mirror half the faces, give each one random affine warp (shift, rotation, zoom), then erase
+    a random patch of half of them.
+
+    The warp is a single resampling: chaining separate shift, rotation and zoom steps interpolates
+    three times and visibly blurs a 48x48 face, which test faces never are.
+    """
+    out = np.empty_like(faces)
+    for i, face in enumerate(faces):
+        if rng.random() < 0.5:
+            face = face[:, ::-1]
+        out[i] = random_warp(face, rng, shift=0.1 * strength, degrees=10 * strength, zoom=0.1 * strength)
+        if rng.random() < 0.5:
+            erase_patch(out[i], rng, area=(0.02, 0.15))
+    return out
+
+
+def random_warp(face: np.ndarray, rng: np.random.Generator, shift: float, degrees: float, zoom: float) -> np.ndarray:
+    size = face.shape[0]
+    centre = ((size - 1) / 2, (size - 1) / 2)
+    matrix = cv2.getRotationMatrix2D(centre, rng.uniform(-degrees, degrees), rng.uniform(1 - zoom, 1 + zoom))
+    matrix[:, 2] += rng.uniform(-shift, shift, 2) * size
+    return cv2.warpAffine(np.ascontiguousarray(face), matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def erase_patch(face: np.ndarray, rng: np.random.Generator, area: tuple[float, float]) -> None:
+    """Random erasing (Zhong et al. 2017): a rectangle of noise over part of the face, in place."""
+    size = face.shape[0]
+    target = rng.uniform(*area) * size * size
+    aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
+    h = min(size, max(1, round(math.sqrt(target * aspect))))
+    w = min(size, max(1, round(math.sqrt(target / aspect))))
+    top, left = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
+    face[top : top + h, left : left + w] = rng.integers(0, 256, (h, w), dtype=np.uint8)
 
 
 def class_weights(split: Split, mode: str = "none") -> dict[int, float] | None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from fercore.artifact import load_artifact
 from fercore.labels import FACE_SIZE
@@ -13,21 +13,25 @@ BATCH = 64
 
 
 class Predictor:
-    """Wraps a loaded model; `probabilities(faces)` gives (N, 7) softmax rows."""
+    """Wraps a loaded model; `probabilities(faces)` gives (N, 7) softmax rows.
+
+    Faces are read as the app reads them: each averaged with its mirror image (flip TTA), which
+    adds about 1.5 points of accuracy on FER2013 for twice the compute, still ~9 ms a face on CPU.
+    """
 
     def __init__(self, model, batch_size: int = BATCH, metadata: dict | None = None):
         self.model = model
         self.metadata = metadata or {}
         self.batch_size = batch_size
-        self._call = tf.function(lambda x: self.model(x, training=False), jit_compile=True)
+        self._call = _compiled_inference(model)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Predictor:
         artifact = load_artifact(path)
         return cls(artifact.model, metadata=artifact.metadata)
 
-    def probabilities(self, faces: np.ndarray, tta: bool = False) -> np.ndarray:
-        """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta also averages the mirror image."""
+    def probabilities(self, faces: np.ndarray, tta: bool = True) -> np.ndarray:
+        """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta=False: one pass, no mirror image."""
         faces = np.asarray(faces, dtype=np.float32).reshape(-1, FACE_SIZE, FACE_SIZE, 1)
         probs = self._batched(faces)
         if tta:
@@ -44,4 +48,14 @@ class Predictor:
         padded_size = min(self.batch_size, 1 << (n - 1).bit_length())
         padded = np.zeros((max(padded_size, n), *batch.shape[1:]), np.float32)
         padded[:n] = batch
-        return self._call(tf.constant(padded)).numpy()[:n]
+        return self._call(padded)[:n]
+
+
+def _compiled_inference(model):
+    """numpy in, numpy out through one XLA-compiled call (model.predict costs ~100 ms a call)."""
+    if keras.backend.backend() != "tensorflow":
+        return model.predict_on_batch  # JAX or PyTorch, e.g. evaluating at the end of GPU training
+    import tensorflow as tf
+
+    call = tf.function(lambda x: model(x, training=False), jit_compile=True)
+    return lambda x: call(tf.constant(x)).numpy()

@@ -114,7 +114,7 @@ def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],
     fercore.predict.Predictor.from_path, imported only when the cache misses (TensorFlow is slow to load).
     """
     key = f"{_file_digest(model_path)}-{fingerprint({name: splits[name] for name in QUIZ_SPLITS})}"
-    cache = Path(cache_dir or default_cache_dir()) / f"quiz-probabilities-{key}.npy"
+    cache = Path(cache_dir or default_cache_dir()) / f"quiz-probabilities-flip-{key}.npy"
     try:
         cached = np.load(cache)
         if cached.shape == (sum(len(splits[name]) for name in QUIZ_SPLITS), NUM_CLASSES):

@@ -13,9 +13,9 @@ import keras
 from fercore import data as fer_data
 from fercore.artifact import commands_that_made, load_artifact, read_metadata, save_artifact
 from fercore.errors import FercoreError
-from fercore.evaluate import evaluate
+from fercore.evaluate import evaluate_test_splits
 from fercore.model import build_model, hyperparameters
-from fercore.pipeline import class_weights, make_dataset
+from fercore.pipeline import FaceBatches, class_weights
 from fercore.predict import Predictor
 from fercore.progress import CancelToken, TrainingListener
 
@@ -124,8 +124,9 @@ def train(
                  "best_val_accuracy": -1.0, "history": []}
     ckpt.mkdir(parents=True, exist_ok=True)
 
-    train_ds = make_dataset(train_split, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed)
-    val_ds = make_dataset(splits["public"], 256)
+    # a resumed run continues the same sequence of shuffles and augmentations
+    train_batches = FaceBatches(train_split, config.batch_size, shuffle=True, augment=config.augment,
+                                seed=config.seed, first_epoch=state["epochs_done"])
     listener.on_run_begin({"arch": config.arch, "epochs": config.epochs, "initial_epoch": state["epochs_done"],
                            "train_size": len(train_split), "val_size": len(splits["public"]),
                            "steps_per_epoch": math.ceil(len(train_split) / config.batch_size),
@@ -133,12 +134,12 @@ def train(
     started = time.time()
     if state["epochs_done"] < config.epochs:
         model.fit(
-            train_ds,
-            validation_data=val_ds,
+            train_batches,
+            validation_data=FaceBatches(splits["public"], 256),
             epochs=config.epochs,
             initial_epoch=state["epochs_done"],
             class_weight=class_weights(train_split, config.class_weight),
-            shuffle=False,  # train_ds reshuffles itself every epoch; this only silences Keras's warning
+            shuffle=False,  # FaceBatches reshuffles the faces itself, repeatably from the seed
             callbacks=[
                 keras.callbacks.LearningRateScheduler(cosine_lr(hp.get("learning_rate"), config.epochs)),
                 _Checkpointer(ckpt, state, cancel),
@@ -169,8 +170,7 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
     """Evaluate a trained model on PublicTest and PrivateTest and write it with its card
     (`extra`: more top-level card entries, e.g. a calibration)."""
     model = _float32_without_optimizer(model)
-    predictor = Predictor(model)
-    evaluation = {name: evaluate(predictor, splits[name]) for name in ("public", "private")}
+    evaluation = evaluate_test_splits(Predictor(model), splits)
     metadata = {
         "arch": arch,
         "hyperparameters": hyperparameters,

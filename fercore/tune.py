@@ -15,7 +15,7 @@ import keras_tuner as kt
 from fercore import data as fer_data
 from fercore.errors import FercoreError
 from fercore.model import build_model
-from fercore.pipeline import class_weights, make_dataset
+from fercore.pipeline import FaceBatches, class_weights
 from fercore.progress import CancelToken, TrainingListener
 from fercore.train import ListenerBridge, finish_artifact
 
@@ -54,9 +54,9 @@ class _FerHyperModel(kt.HyperModel):
 
     def fit(self, hp, model, *args, callbacks=(), **kwargs):
         augment = hp.Choice("augment", [0.0, 0.5, 1.0], default=1.0)
-        train_ds = make_dataset(self.train_split, self.config.batch_size, shuffle=True, augment=augment,
-                                seed=self.config.seed)
-        return model.fit(train_ds, validation_data=make_dataset(self.val_split, 256), shuffle=False,
+        train_batches = FaceBatches(self.train_split, self.config.batch_size, shuffle=True, augment=augment,
+                                    seed=self.config.seed)
+        return model.fit(train_batches, validation_data=FaceBatches(self.val_split, 256), shuffle=False,
                          class_weight=class_weights(self.train_split, self.config.class_weight),
                          callbacks=[*callbacks, self.bridge], **kwargs)
 
