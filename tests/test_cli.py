@@ -1,5 +1,6 @@
 """The command line as a user meets it: clear messages, never a traceback."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -44,13 +45,33 @@ def test_missing_model_is_one_clear_message(tmp_path, folder_dataset):
 
 
 def test_evaluate_json_has_the_documented_keys(tiny_model, folder_dataset):
-    result = fercore("evaluate", tiny_model, "--split", "public", "--json", "--tta", "--data", folder_dataset[0])
+    result = fercore("evaluate", tiny_model, "--split", "public", "--json", "--data", folder_dataset[0])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["n"] == 14 and report["tta"] is True and report["split"] == "public"
+    assert report["n"] == 14 and report["tta"] is True and report["split"] == "public"  # the app's reading
     assert set(report["per_class"]) == set(EMOTIONS)
     assert all({"precision", "recall", "f1"} <= set(m) for m in report["per_class"].values())
     assert len(report["confusion"]) == 7 and sum(map(sum, report["confusion"])) == 14
+
+
+def test_evaluate_record_stores_both_splits_in_the_card(tiny_model, folder_dataset, tmp_path):
+    model = tmp_path / "m.keras"
+    shutil.copy(tiny_model, model)
+    shutil.copy(tiny_model.with_suffix(".json"), model.with_suffix(".json"))
+    result = fercore("evaluate", model, "--record", "--no-tta", "--data", folder_dataset[0])
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(model.with_suffix(".json").read_text())["evaluation"]
+    assert {name: (report["n"], report["tta"]) for name, report in evaluation.items()} == {
+        "public": (14, False), "private": (14, False)}
+    assert "split: public" in result.stdout and "split: private" in result.stdout
+
+
+def test_a_model_trained_on_another_keras_backend_records_it(monkeypatch):
+    from fercore import cli
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(sys, "argv", ["fercore", "train", "--epochs", "3"])
+    assert cli._command_line() == "KERAS_BACKEND=jax python -m fercore train --epochs 3"
 
 
 def test_predict_reports_each_image_and_names_bad_ones(tiny_model, tmp_path):

@@ -1,0 +1,52 @@
+"""Training batches: every face once per epoch, a new order each epoch, labels kept with their faces,
+and the same batches again from the same seed (what --resume relies on)."""
+import numpy as np
+
+from fercore.data import Split
+from fercore.pipeline import FaceBatches
+
+
+def labelled_faces(n: int = 20) -> Split:
+    """Face i is filled with the value 10 * i, so a batch shows which faces it holds."""
+    images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None] * 10, 48 * 48).reshape(n, 48, 48)
+    return Split("train", images, np.arange(n) % 7, np.array([f"Training_{i}" for i in range(n)]))
+
+
+def epoch_of(batches: FaceBatches) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*(batches[i] for i in range(len(batches))))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_each_epoch_shows_every_face_once_in_a_new_order_with_its_label():
+    split = labelled_faces()
+    batches = FaceBatches(split, batch_size=8, shuffle=True)
+    x1, y1 = epoch_of(batches)
+    batches.on_epoch_end()
+    x2, _ = epoch_of(batches)
+    faces1, faces2 = x1[:, 0, 0, 0].astype(int) // 10, x2[:, 0, 0, 0].astype(int) // 10
+    assert x1.shape == (20, 48, 48, 1) and x1.dtype == np.float32 and len(batches) == 3
+    assert sorted(faces1) == list(range(20)) and sorted(faces2) == list(range(20))
+    assert list(faces1) != list(faces2) and list(faces1) != list(range(20))
+    np.testing.assert_array_equal(y1.argmax(axis=1), split.labels[faces1])
+
+
+def test_augmented_batches_repeat_from_the_seed_and_a_resumed_run_continues_them():
+    split = Split("train", np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8),
+                  np.arange(16) % 7, np.array([str(i) for i in range(16)]))
+    first = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=3)
+    first.on_epoch_end()
+    first.on_epoch_end()
+    resumed = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=3, first_epoch=2)
+    other_seed = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=4, first_epoch=2)
+    np.testing.assert_array_equal(first[1][0], resumed[1][0])
+    assert not np.array_equal(first[1][0], other_seed[1][0])
+
+
+def test_augmentation_changes_the_pixels_but_not_the_labels_or_the_range():
+    split = Split("train", np.random.default_rng(1).integers(0, 256, (32, 48, 48), dtype=np.uint8),
+                  np.arange(32) % 7, np.array([str(i) for i in range(32)]))
+    plain_x, plain_y = FaceBatches(split, batch_size=32)[0]
+    augmented_x, augmented_y = FaceBatches(split, batch_size=32, augment=1.0)[0]
+    np.testing.assert_array_equal(plain_y, augmented_y)
+    changed = np.abs(augmented_x - plain_x).mean(axis=(1, 2, 3)) > 1
+    assert changed.mean() > 0.9 and augmented_x.min() >= 0 and augmented_x.max() <= 255
