@@ -35,7 +35,10 @@ if card:
         if split in evaluation:
             cols[2 * i].metric(f"{split.capitalize()}Test accuracy", f"{evaluation[split]['accuracy']:.1%}")
             cols[2 * i + 1].metric(f"{split.capitalize()}Test macro-F1", f"{evaluation[split]['macro_f1']:.3f}")
-    st.caption("PrivateTest is the headline: the model was chosen on PublicTest and never tuned on PrivateTest.")
+    reading = (" As everywhere in the app, each face was read as it is and mirrored, and the two readings averaged."
+               if evaluation.get("private", {}).get("tta") else "")
+    st.caption("PrivateTest is the headline: the model was chosen on PublicTest and never tuned on PrivateTest."
+               + reading)
     if "private" in evaluation:
         left, right = st.columns(2)
         left.plotly_chart(charts.per_class_bars(evaluation["private"], "Per emotion on PrivateTest"))
