@@ -108,7 +108,7 @@ Library versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).ite
 | split | faces | accuracy | macro-F1 |
 | --- | --- | --- | --- |
 | **PrivateTest** (headline, never used for choices) | {private['n']} | **{private['accuracy']:.1%}** | {private['macro_f1']:.3f} |
-| PublicTest (used to choose the epoch) | {public['n']} | {public['accuracy']:.1%} | {public['macro_f1']:.3f} |
+| PublicTest (where epochs, runs and settings are chosen) | {public['n']} | {public['accuracy']:.1%} | {public['macro_f1']:.3f} |
 
 Per emotion on PrivateTest:
 
