@@ -27,7 +27,10 @@ class FaceBatches(keras.utils.PyDataset):
 
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
                  seed: int = 0, first_epoch: int = 0):
-        super().__init__(workers=min(4, os.cpu_count() or 1), use_multiprocessing=False)
+        # TensorFlow prefetches from one worker in a thread of its own. Other backends (JAX on a GPU
+        # machine) need threads to keep up; Keras leaves those waiting if training stops mid-epoch.
+        workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
+        super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
         self.epoch = first_epoch
         self._order = self._draw_order()

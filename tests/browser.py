@@ -35,9 +35,10 @@ def app_server(env: dict | None = None, timeout: float = 60):
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    log = open(os.environ.get("FER_E2E_LOG", os.devnull), "ab")
+    env = os.environ | (env or {})
+    log = open(env.get("FER_E2E_LOG", os.devnull), "ab")
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ | (env or {}), stdout=log,
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
