@@ -81,7 +81,9 @@ def metric(page, label: str):
 
 
 def choice_buttons(page):
-    return page.locator("[class*='st-key-choice-'] button")
+    # only the current run's buttons: during a rerun the previous question's are still shown, marked
+    # stale, and a click on one is lost with the old question
+    return page.locator("[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-'] button")
 
 
 def answer_one_question(page) -> str:
