@@ -33,10 +33,11 @@ class Predictor:
     def probabilities(self, faces: np.ndarray, tta: bool = True) -> np.ndarray:
         """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta=False: one pass, no mirror image."""
         faces = np.asarray(faces, dtype=np.float32).reshape(-1, FACE_SIZE, FACE_SIZE, 1)
-        probs = self._batched(faces)
-        if tta:
-            probs = (probs + self._batched(faces[:, :, ::-1])) / 2
-        return probs
+        if not tta:
+            return self._batched(faces)
+        # faces and mirrors in the same batches: one compiled call for a single face, not two
+        both = self._batched(np.concatenate([faces, faces[:, :, ::-1]]))
+        return (both[: len(faces)] + both[len(faces) :]) / 2
 
     def _batched(self, x: np.ndarray) -> np.ndarray:
         out = [self._run(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
