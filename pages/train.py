@@ -68,8 +68,7 @@ def live_job() -> None:
     snap = job.snapshot()
     if snap["status"] != RUNNING:
         if st.session_state.get("shown_running") == snap["id"]:
-            st.session_state.pop("shown_running")
-            st.rerun()
+            st.rerun()  # asked again each second until a full run shows the report: one request can be lost
         return
     st.session_state["shown_running"] = snap["id"]
     draw_progress(snap)
@@ -171,6 +170,8 @@ def trained_models() -> None:
 
 job = job_runner().current
 running = job is not None and job.status == RUNNING
+if not running:
+    st.session_state.pop("shown_running", None)  # this full run shows the report
 live_job()
 if job is not None and not running:
     final_report(job.snapshot())
