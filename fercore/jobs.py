@@ -1,11 +1,17 @@
-"""One training or tuning job at a time, run in a background thread of the server.
+"""One training or tuning job at a time, run in a child process of the server at lower priority.
 
-A Job records every progress event so that any number of viewers (browser tabs, a reloaded page)
-can read the same state; JobRunner refuses a second job while one runs.
+Why a process and not a thread: training in the web server's process competes for its GIL with
+every page, and Streamlit clears Keras's session and collects garbage after every script run (each
+second while a job is watched), which starved the training thread. The child sends every progress
+event back through a queue; a Job in the server keeps them so that any number of viewers (browser
+tabs, a reloaded page) read the same state. JobRunner refuses a second job while one runs.
 """
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
+import queue
 import threading
 import time
 import traceback
@@ -16,6 +22,12 @@ from fercore.errors import FercoreError
 from fercore.progress import CancelToken, TrainingListener
 
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
+KINDS = ("train", "tune")
+NICENESS = 10  # the class's quiz stays responsive while a job runs
+STOP_GRACE_S = 60.0  # after Stop, a job still running this long is ended by force
+# The TrainingListener calls a child forwards to the server.
+EVENTS = ("on_run_begin", "on_trial_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_trial_end",
+          "on_run_end", "message")
 
 
 class JobBusy(FercoreError):
@@ -23,20 +35,19 @@ class JobBusy(FercoreError):
 
 
 class Job(TrainingListener):
-    """The state of one run, updated from the training thread and read from page threads."""
+    """The state of one run, updated from the child's events and read from page threads."""
 
-    def __init__(self, kind: str, config, out: Path):
+    def __init__(self, kind: str, settings: dict, out: Path):
         self.id = uuid.uuid4().hex[:8]
-        self.kind, self.config, self.out = kind, config, Path(out)
-        self.cancel_token = CancelToken()
+        self.kind, self.settings, self.out = kind, dict(settings), Path(out)
         self._lock = threading.Lock()
         self._state = {
             "id": self.id, "kind": kind, "status": RUNNING, "out": str(out), "started": time.time(),
             "finished": None, "info": {}, "epochs": [], "batch": None, "trials": [], "current_trial": None,
-            "messages": [], "summary": None, "error": None, "steps_done": 0,
+            "messages": [], "summary": None, "error": None, "steps_done": 0, "pid": None,
         }
 
-    # --- TrainingListener: called from the training thread ---
+    # --- TrainingListener: the events of the training run ---
     def on_run_begin(self, info):
         self._update(info=info, trials=list(info.get("previous_trials", [])))
 
@@ -109,38 +120,95 @@ class JobRunner:
     def __init__(self):
         self._lock = threading.Lock()
         self._job: Job | None = None
+        self._cancel = None  # the running child's stop flag
+        self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no server state, no fork of threads
 
     @property
     def current(self) -> Job | None:
         return self._job
 
-    def start(self, kind: str, config, out) -> Job:
+    def start(self, kind: str, settings: dict, out) -> Job:
+        """settings: the fields of fercore.train.TrainConfig ("train") or fercore.tune.TuneConfig ("tune")."""
+        if kind not in KINDS:
+            raise FercoreError(f"Unknown job kind '{kind}'; choose one of {', '.join(KINDS)}.")
         with self._lock:
             if self._job and self._job.status == RUNNING:
                 raise JobBusy(f"A {self._job.kind} job is already running; wait for it or stop it first.")
-            self._job = Job(kind, config, out)
-        threading.Thread(target=self._run, args=(self._job,), name=f"fercore-{kind}", daemon=True).start()
-        return self._job
+            job, events, cancel = Job(kind, settings, out), self._context.Queue(), self._context.Event()
+            child = self._context.Process(target=_run_in_child, args=(kind, job.settings, str(out), events, cancel),
+                                          name=f"fercore-{kind}", daemon=True)
+            child.start()
+            job._update(pid=child.pid)
+            self._job, self._cancel = job, cancel
+        threading.Thread(target=_follow, args=(job, child, events, cancel), name=f"fercore-{kind}-events",
+                         daemon=True).start()
+        return job
 
     def cancel(self) -> None:
-        if self._job:
-            self._job.cancel_token.cancel()
+        """Stop the running job after the batch in progress (by force if it has not ended within a minute)."""
+        if self._cancel is not None:
+            self._cancel.set()
 
-    @staticmethod
-    def _run(job: Job) -> None:
+
+def _follow(job: Job, child, events, cancel) -> None:
+    """Server side: apply the child's events to the Job until the child has ended and said so."""
+    cancelled_at = None
+    while job.status == RUNNING:
         try:
-            if job.kind == "train":
-                from fercore.train import train
+            name, args = events.get(timeout=0.5)
+        except queue.Empty:
+            if cancel.is_set():
+                cancelled_at = cancelled_at or time.monotonic()
+                if time.monotonic() - cancelled_at > STOP_GRACE_S:
+                    child.terminate()
+            if not child.is_alive() and events.empty():
+                job._end(CANCELLED if cancel.is_set() else FAILED,
+                         None if cancel.is_set() else f"the job's process ended unexpectedly (exit code {child.exitcode})")
+            continue
+        if name == "_end":
+            job._end(*args)
+        else:
+            getattr(job, name)(*args)
+    child.join(timeout=10)
 
-                train(job.config, job.out, resume=False, listener=job, cancel=job.cancel_token,
-                      command=f"(app) train {job.config}")
-            else:
-                from fercore.tune import tune
 
-                tune(job.config, job.out, listener=job, cancel=job.cancel_token, command=f"(app) tune {job.config}")
-            job._end(CANCELLED if job.cancel_token.cancelled else FINISHED)
-        except FercoreError as exc:
-            job._end(FAILED, str(exc))
-        except Exception as exc:  # keep the server alive and tell the page what happened
-            traceback.print_exc()
-            job._end(FAILED, f"{type(exc).__name__}: {exc}")
+class _Forwarder(TrainingListener):
+    """Child side: sends every listener call to the server."""
+
+    def __init__(self, events):
+        self.events = events
+
+
+def _forwarding(name: str):
+    def forward(self, *args):
+        self.events.put((name, args))
+    return forward
+
+
+for _name in EVENTS:
+    setattr(_Forwarder, _name, _forwarding(_name))
+
+
+def _run_in_child(kind: str, settings: dict, out: str, events, cancel_event) -> None:
+    os.nice(NICENESS)
+    listener, cancel = _Forwarder(events), CancelToken(cancel_event)
+    try:
+        if kind == "train":
+            from fercore.train import TrainConfig, train
+
+            config = TrainConfig(**settings)
+            train(config, out, resume=False, listener=listener, cancel=cancel, command=f"(app) train {config}")
+        else:
+            from fercore.tune import TuneConfig, tune
+
+            config = TuneConfig(**settings)
+            tune(config, out, listener=listener, cancel=cancel, command=f"(app) tune {config}")
+        events.put(("_end", (CANCELLED if cancel.cancelled else FINISHED, None)))
+    except FercoreError as exc:
+        events.put(("_end", (FAILED, str(exc))))
+    except Exception as exc:  # tell the page what happened; the server itself is unaffected
+        traceback.print_exc()
+        events.put(("_end", (FAILED, f"{type(exc).__name__}: {exc}")))
+    finally:
+        events.close()
+        events.join_thread()  # every event reaches the server before the process ends

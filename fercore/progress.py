@@ -30,10 +30,11 @@ class TrainingListener:
 
 
 class CancelToken:
-    """Set from any thread; training stops after the batch in progress."""
+    """Set from any thread (or, given a multiprocessing Event, any process); training stops after the
+    batch in progress."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event=None) -> None:
+        self._event = event or threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

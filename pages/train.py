@@ -6,7 +6,6 @@ import streamlit as st
 
 from fercore import registry
 from fercore.artifact import read_metadata
-from fercore.data import resolve_data_path
 from fercore.errors import FercoreError
 from fercore.jobs import RUNNING, progress
 from ui import charts
@@ -37,44 +36,40 @@ def start_form(busy: bool) -> None:
 
 
 def start(mode, arch, epochs, subset, augment, budget) -> None:
-    from fercore.train import TrainConfig  # TensorFlow loads when a job starts, not with the page
-    from fercore.tune import TuneConfig
-
-    if not resolve_data_path().exists():
-        st.error(f"FER2013 is not at {resolve_data_path()}. See the README for how to get it, then set FER_DATA.")
-        return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     subset = None if subset >= 28709 else subset
     try:
         if mode == "Train":
-            config = TrainConfig(arch=arch, epochs=epochs, subset=subset, augment=1.0 if augment else 0.0)
-            job_runner().start("train", config, registry.trained_dir() / f"{arch}-{stamp}.keras")
+            settings = dict(arch=arch, epochs=epochs, subset=subset, augment=1.0 if augment else 0.0)
+            job_runner().start("train", settings, registry.trained_dir() / f"{arch}-{stamp}.keras")
         else:
-            config = TuneConfig(max_epochs=max(epochs, 2), subset=subset, arch=arch, time_budget_s=budget * 60,
-                                directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
-            job_runner().start("tune", config, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras")
+            settings = dict(max_epochs=max(epochs, 2), subset=subset, arch=arch, time_budget_s=budget * 60,
+                            directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
+            job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras")
     except FercoreError as exc:
         st.warning(str(exc))
         return
     st.rerun()
 
 
-@st.fragment(run_every=1.0)
-def live_job() -> None:
-    """Redrawn every second while a job runs; a full rerun when it ends shows the report."""
+def job_panel(watching: bool) -> None:
+    """The running job's progress, or the last job's report, then the start form.
+
+    Drawn as a fragment that reruns each second while a job runs, so the report and a free Start
+    button appear as soon as the job ends, without waiting for a full rerun of the page."""
     job = job_runner().current
-    if job is None:
-        return
-    snap = job.snapshot()
-    if snap["status"] != RUNNING:
-        if st.session_state.get("shown_running") == snap["id"]:
-            st.rerun()  # asked again each second until a full run shows the report: one request can be lost
-        return
-    st.session_state["shown_running"] = snap["id"]
-    draw_progress(snap)
-    if st.button("Stop", key=f"stop-{snap['id']}"):
-        job_runner().cancel()
-        st.toast("Stopping after the current batch...")
+    snap = job.snapshot() if job else None
+    running = snap is not None and snap["status"] == RUNNING
+    if running:
+        draw_progress(snap)
+        if st.button("Stop", key=f"stop-{snap['id']}"):
+            job_runner().cancel()
+            st.toast("Stopping after the current batch...")
+    elif snap is not None:
+        final_report(snap)
+    start_form(busy=running)
+    if watching and not running:
+        st.rerun()  # the job ended: a full run stops the timer and lists the new model
 
 
 def draw_progress(snap: dict) -> None:
@@ -169,11 +164,6 @@ def trained_models() -> None:
 
 
 job = job_runner().current
-running = job is not None and job.status == RUNNING
-if not running:
-    st.session_state.pop("shown_running", None)  # this full run shows the report
-live_job()
-if job is not None and not running:
-    final_report(job.snapshot())
-start_form(busy=running)
+watching = job is not None and job.status == RUNNING
+st.fragment(job_panel, run_every=1.0 if watching else None)(watching)
 trained_models()

@@ -1,4 +1,6 @@
 """Hyperband tuning and background jobs, on tiny generated data."""
+import os
+import signal
 import time
 
 import pytest
@@ -6,7 +8,6 @@ import pytest
 from fercore.artifact import read_metadata
 from fercore.jobs import CANCELLED, FINISHED, RUNNING, JobBusy, JobRunner, progress
 from fercore.progress import TrainingListener
-from fercore.train import TrainConfig
 from fercore.tune import TuneConfig, tune
 
 TINY_TRAIN = dict(arch="seed", batch_size=8, hparams={"filters": 8, "dense_units": 16})
@@ -60,22 +61,22 @@ def _wait(job, status=None, timeout=120):
 
 def test_a_background_training_job_reports_epochs_and_only_one_runs(folder_dataset, tmp_path):
     runner = JobRunner()
-    job = runner.start("train", TrainConfig(epochs=2, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "j.keras")
+    job = runner.start("train", dict(epochs=2, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "j.keras")
     with pytest.raises(JobBusy):
-        runner.start("train", TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "k.keras")
+        runner.start("train", dict(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "k.keras")
     snapshot = _wait(job)
     assert snapshot["status"] == FINISHED, snapshot["error"]
     assert [e["epoch"] for e in snapshot["epochs"]] == [1, 2]
     assert progress(snapshot) == (1.0, 0.0)
     assert snapshot["summary"]["evaluation"]["public"]["n"] == 14
-    assert runner.start("train", TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN),
+    assert runner.start("train", dict(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN),
                         tmp_path / "k.keras")  # free again once the first finished
     _wait(runner.current)
 
 
 def test_stopping_a_job_ends_it_as_cancelled(folder_dataset, tmp_path):
     runner = JobRunner()
-    job = runner.start("train", TrainConfig(epochs=50, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "c.keras")
+    job = runner.start("train", dict(epochs=50, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "c.keras")
     deadline = time.time() + 120
     while not job.snapshot()["epochs"] and time.time() < deadline:
         time.sleep(0.05)
@@ -88,6 +89,17 @@ def test_stopping_a_job_ends_it_as_cancelled(folder_dataset, tmp_path):
 
 def test_a_failing_job_reports_a_message_not_a_crash(tmp_path):
     runner = JobRunner()
-    job = runner.start("train", TrainConfig(epochs=1, data=str(tmp_path / "missing"), **TINY_TRAIN), tmp_path / "f.keras")
+    job = runner.start("train", dict(epochs=1, data=str(tmp_path / "missing"), **TINY_TRAIN), tmp_path / "f.keras")
     snapshot = _wait(job)
     assert snapshot["status"] == "failed" and "does not exist" in snapshot["error"]
+
+
+def test_a_job_whose_process_dies_is_reported_as_failed_not_running(folder_dataset, tmp_path):
+    runner = JobRunner()
+    job = runner.start("train", dict(epochs=50, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "d.keras")
+    assert job.snapshot()["pid"] != os.getpid()  # training never competes with the server's own threads
+    os.kill(job.snapshot()["pid"], signal.SIGKILL)
+    snapshot = _wait(job)
+    assert snapshot["status"] == "failed" and "ended unexpectedly" in snapshot["error"]
+    assert runner.start("train", dict(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN), tmp_path / "e.keras")
+    _wait(runner.current)
