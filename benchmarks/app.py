@@ -1,5 +1,6 @@
 """The app as a person meets it, in Debian's Chromium: from `streamlit run app.py` to the first
-rendered page (cold start), and how long each page takes to appear after a click in the navigation.
+rendered page (cold start), a learner's first quiz face on a fresh clone (no decoded-data cache),
+and how long each page takes to appear after a click in the navigation.
 
     .venv/bin/python -m benchmarks.app [--starts 3] [--rounds 3]
 """
@@ -24,6 +25,33 @@ def cold_start(browser, env) -> tuple[float, float]:
         rendered = time.perf_counter() - started
         page.close()
     return serving, rendered
+
+
+def first_quiz_face(browser, env) -> tuple[float, float, float]:
+    """A fresh server with an empty data cache: seconds from the nickname's Enter to the first face's
+    answer buttons, from an answer to the reveal's heatmap, and from "Next face" to the next buttons."""
+    choices = "[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-'] button"
+    with tempfile.TemporaryDirectory() as cache, app_server(env | {"FER_CACHE": cache}) as (url, _):
+        page = browser.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Quiz").click()
+        box = page.get_by_role("textbox", name="Your nickname")
+        box.fill("Bench")
+        started = time.perf_counter()
+        box.press("Enter")
+        page.locator(choices).first.wait_for()
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        page.locator(choices).first.click()
+        page.get_by_text("Where the model looked for").wait_for()
+        reveal = time.perf_counter() - started
+        started = time.perf_counter()
+        page.get_by_role("button", name="Next face").click()
+        page.locator(choices).first.wait_for()
+        following = time.perf_counter() - started
+        page.close()
+    return first, reveal, following
 
 
 def page_switches(browser, env, rounds: int) -> dict[str, list[float]]:
@@ -56,6 +84,11 @@ def main():
               f"{statistics.median(s for s, _ in starts):.2f} s, home page rendered after "
               f"{statistics.median(r for _, r in starts):.2f} s (each: "
               + ", ".join(f"{r:.2f}" for _, r in starts) + ")")
+        faces = [first_quiz_face(browser, env) for _ in range(args.starts)]
+        for what, seconds in zip(("first quiz face (fresh clone, no cache)", "first reveal with heatmap",
+                                  "next face"), zip(*faces)):
+            print(f"{what}, median of {args.starts}: {statistics.median(seconds):.2f} s (each: "
+                  + ", ".join(f"{s:.2f}" for s in seconds) + ")")
         for title, seconds in page_switches(browser, env, args.rounds).items():
             later = f", later visits median {statistics.median(seconds[1:]) * 1000:.0f} ms" if len(seconds) > 1 else ""
             print(f"switch to {title:<16} first visit {seconds[0] * 1000:5.0f} ms{later}")

@@ -1,7 +1,10 @@
 """A trained model on disk: ``NAME.keras`` plus ``NAME.json`` beside it (class order, input,
-training command and config, data fingerprint, library versions, evaluation)."""
+training command and config, data fingerprint, library versions, evaluation), and
+``NAME.readings.npz``: the model's readings of the FER2013 test faces, so the quiz starts without
+running the network."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -36,6 +39,45 @@ class Artifact:
 
 def metadata_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
+
+
+def readings_path(model_path: str | os.PathLike) -> Path:
+    return Path(model_path).with_suffix(".readings.npz")
+
+
+def file_digest(model_path: str | os.PathLike) -> str:
+    """A short hash of the model file's bytes: what readings and caches are keyed by."""
+    try:
+        with open(model_path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+    except OSError as exc:
+        raise ArtifactError(f"No readable model file at {model_path} ({exc.strerror}).") from None
+
+
+def save_readings(model_path: str | os.PathLike, data_fingerprint: str, probabilities) -> Path:
+    """Store the model's probabilities (flip-averaged, as the app reads) for the test faces whose
+    fingerprint is given; float16 is ample for a percentage and keeps the file about 100 KB."""
+    import numpy as np
+
+    target = readings_path(model_path)
+    tmp = target.with_name(f"{target.stem}.tmp.npz")
+    np.savez_compressed(tmp, probabilities=np.asarray(probabilities, np.float16), data=np.array(data_fingerprint),
+                        model=np.array(file_digest(model_path)))
+    os.replace(tmp, target)
+    return target
+
+
+def load_readings(model_path: str | os.PathLike, data_fingerprint: str):
+    """The stored readings when they belong to this very model file and these faces, else None."""
+    import numpy as np
+
+    try:
+        with np.load(readings_path(model_path), allow_pickle=False) as stored:
+            if str(stored["data"]) != data_fingerprint or str(stored["model"]) != file_digest(model_path):
+                return None
+            return stored["probabilities"].astype(np.float32)
+    except (OSError, KeyError, ValueError, ArtifactError):
+        return None
 
 
 def library_versions() -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from fercore.artifact import write_metadata
-from fercore.data import Split
+from fercore.artifact import save_readings, write_metadata
+from fercore.data import TEST_SPLITS, Split, fingerprint
 from fercore.labels import EMOTIONS, NUM_CLASSES
 from fercore.predict import Predictor
 
@@ -31,22 +31,40 @@ def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
 
 
 def evaluate(predictor: Predictor, split: Split, tta: bool = True) -> dict:
-    probs = predictor.probabilities(split.images, tta=tta)
-    return report(split.labels, probs.argmax(axis=1)) | {"split": split.name, "tta": tta}
+    return _report_of(split, predictor.probabilities(split.images, tta=tta), tta)
 
 
 def evaluate_test_splits(predictor: Predictor, splits: dict[str, Split], tta: bool = True) -> dict:
     """PublicTest (where models are chosen) and PrivateTest (the headline), as a model's JSON keeps them."""
-    return {name: evaluate(predictor, splits[name], tta) for name in ("public", "private")}
+    return test_readings(predictor, splits, tta)[0]
+
+
+def test_readings(predictor: Predictor, splits: dict[str, Split], tta: bool = True) -> tuple[dict, np.ndarray]:
+    """(evaluate_test_splits' reports, the probabilities of every test face, PublicTest's first)."""
+    probabilities = {name: predictor.probabilities(splits[name].images, tta=tta) for name in TEST_SPLITS}
+    reports = {name: _report_of(splits[name], probabilities[name], tta) for name in TEST_SPLITS}
+    return reports, np.concatenate([probabilities[name] for name in TEST_SPLITS])
+
+
+def store_readings(model_path, splits: dict[str, Split], probabilities: np.ndarray) -> None:
+    """Keep the test faces' readings beside the model, for a quiz that starts without the network."""
+    save_readings(model_path, fingerprint({name: splits[name] for name in TEST_SPLITS}), probabilities)
 
 
 def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) -> dict:
     """Evaluate a saved model again and store the reports in its JSON, which its card and the About
-    page show: e.g. for a model trained before fercore read faces with their mirror image."""
+    page show (e.g. for a model trained before fercore read faces with their mirror image), and, read
+    as the app reads faces, its readings of the test faces beside it."""
     predictor = Predictor.from_path(model_path)
-    evaluation = evaluate_test_splits(predictor, splits, tta)
+    evaluation, probabilities = test_readings(predictor, splits, tta)
     write_metadata(model_path, predictor.metadata | {"evaluation": evaluation})
+    if tta:
+        store_readings(model_path, splits, probabilities)
     return evaluation
+
+
+def _report_of(split: Split, probabilities: np.ndarray, tta: bool) -> dict:
+    return report(split.labels, probabilities.argmax(axis=1)) | {"split": split.name, "tta": tta}
 
 
 def majority_rate(split: Split) -> float:

@@ -15,6 +15,7 @@ FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 FORMAT_NAMES = "JPEG, PNG, WebP, BMP or TIFF"
 MAX_PIXELS = 60_000_000  # above this, refuse: a decompression bomb or far more than a face needs
 MAX_SIDE = 30_000
+MAX_FILE_MB = 20  # a phone photo is a few MB; the server accepts larger files only for the FER2013 import
 MIN_SIDE = 16
 
 
@@ -22,6 +23,8 @@ def decode_image(raw: bytes) -> Image.Image:
     """Bytes -> an upright RGB or L PIL image. Raises ImageError with a message for a person."""
     if not raw:
         raise ImageError("The file is empty.")
+    if len(raw) > MAX_FILE_MB * 1024 * 1024:
+        raise ImageError(f"The file is {len(raw) / 1024 / 1024:.0f} MB: fercore reads photos up to {MAX_FILE_MB} MB.")
     try:
         # Only the formats we name: Pillow would otherwise also try EPS (Ghostscript), PSD, ICO...
         image = Image.open(io.BytesIO(raw), formats=FORMATS)

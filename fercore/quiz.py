@@ -7,7 +7,6 @@ come back more often, with the emotions they took them for among the choices. Th
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,13 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from fercore.data import Split, cache_dir as default_cache_dir, fingerprint
-from fercore.errors import ArtifactError, FercoreError
+from fercore.artifact import file_digest, load_readings
+from fercore.data import TEST_SPLITS, Split, cache_dir as default_cache_dir, fingerprint
+from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS, INDEX, NUM_CLASSES
 from fercore.store import Answer, confusion_matrix
 
-QUIZ_SPLITS = ("public", "private")
+QUIZ_SPLITS = TEST_SPLITS
 LEVELS = (1, 2, 3, 4)
 CHOICES = {1: 2, 2: 3, 3: 5, 4: 7}  # answer buttons per level
 # The faces a level may show: must the model be right, and the least probability it gives the label.
@@ -108,16 +108,21 @@ def build_pool(splits: dict[str, Split], probabilities: np.ndarray) -> QuizPool:
 def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],
                        cache_dir: str | os.PathLike | None = None,
                        load_predictor: Callable | None = None) -> np.ndarray:
-    """The model's probabilities for every quiz face, cached on disk per model file content and data.
+    """The model's probabilities for every quiz face: the readings stored beside the model when they
+    match these faces, else cached on disk per model file content and data.
 
     load_predictor(model_path) -> an object with .probabilities(faces); by default
-    fercore.predict.Predictor.from_path, imported only when the cache misses (TensorFlow is slow to load).
+    fercore.predict.Predictor.from_path, imported only when nothing stored fits (TensorFlow is slow to load).
     """
-    key = f"{_file_digest(model_path)}-{fingerprint({name: splits[name] for name in QUIZ_SPLITS})}"
-    cache = Path(cache_dir or default_cache_dir()) / f"quiz-probabilities-flip-{key}.npy"
+    faces_fingerprint = fingerprint({name: splits[name] for name in QUIZ_SPLITS})
+    expected_shape = (sum(len(splits[name]) for name in QUIZ_SPLITS), NUM_CLASSES)
+    stored = load_readings(model_path, faces_fingerprint)
+    if stored is not None and stored.shape == expected_shape:
+        return stored
+    cache = Path(cache_dir or default_cache_dir()) / f"quiz-probabilities-flip-{file_digest(model_path)}-{faces_fingerprint}.npy"
     try:
         cached = np.load(cache)
-        if cached.shape == (sum(len(splits[name]) for name in QUIZ_SPLITS), NUM_CLASSES):
+        if cached.shape == expected_shape:
             return cached
     except (OSError, ValueError):
         pass  # missing or damaged: compute again
@@ -226,14 +231,6 @@ def _message(answer: Answer) -> str:
                 "faces like this can be read more than one way.")
     model_said = f"The model read it as {model}{' too' if model == guess else ''}."
     return f"This face is labelled {label}; you read it as {guess}. {model_said} {LABEL_NOISE}"
-
-
-def _file_digest(path: str | os.PathLike) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
-    except OSError as exc:
-        raise ArtifactError(f"No readable model file at {path} ({exc.strerror}).") from None
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -13,7 +13,7 @@ import keras
 from fercore import data as fer_data
 from fercore.artifact import commands_that_made, load_artifact, read_metadata, save_artifact
 from fercore.errors import FercoreError
-from fercore.evaluate import evaluate_test_splits
+from fercore.evaluate import store_readings, test_readings
 from fercore.model import build_model, hyperparameters
 from fercore.pipeline import FaceBatches, class_weights
 from fercore.predict import Predictor
@@ -170,7 +170,7 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
     """Evaluate a trained model on PublicTest and PrivateTest and write it with its card
     (`extra`: more top-level card entries, e.g. a calibration)."""
     model = _float32_without_optimizer(model)
-    evaluation = evaluate_test_splits(Predictor(model), splits)
+    evaluation, readings = test_readings(Predictor(model), splits)
     metadata = {
         "arch": arch,
         "hyperparameters": hyperparameters,
@@ -182,7 +182,9 @@ def finish_artifact(model, out, splits, arch, hyperparameters, training, train_f
                  "selection_split": "public", "headline_split": "private"},
         "evaluation": evaluation,
     } | extra
-    return {"artifact": str(save_artifact(model, out, metadata)), "evaluation": evaluation}
+    artifact = save_artifact(model, out, metadata)
+    store_readings(artifact, splits, readings)
+    return {"artifact": str(artifact), "evaluation": evaluation}
 
 
 def _float32_without_optimizer(model: keras.Model) -> keras.Model:

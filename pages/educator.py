@@ -6,7 +6,9 @@ from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS
 from fercore.quiz import LEVELS
 from ui import charts
+from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.resources import quiz_pool, store
+from ui.text import plain
 
 st.title("Class sessions")
 st.caption("Learners join with the code; only someone holding the educator token can see the results.")
@@ -23,10 +25,10 @@ def create_form() -> None:
     try:
         session, token = store().create_session(name, emotions, questions, level)
     except FercoreError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     st.session_state.update(view_code=session.code, view_token=token)
-    st.success(f"Session **{session.name}** created. Learners join with the code **{session.code}**.")
+    st.success(f"Session **{plain(session.name)}** created. Learners join with the code **{session.code}**.")
     st.warning(f"Your educator token is **{token}**. Write it down: it is shown only now, and you need it "
                "to see this session's results.")
 
@@ -36,10 +38,10 @@ def live_results(code: str, token: str) -> None:
     try:
         report = store().session_report(code, token)
     except FercoreError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     session = report.session
-    st.subheader(f"{session.name} ({session.code}): {len(report.learners)} learner(s)")
+    st.subheader(f"{plain(session.name)} ({session.code}): {len(report.learners)} learner(s)")
     if not report.learners:
         st.info(f"No answers yet. Learners open the quiz and type the code {session.code}.")
         return
@@ -72,6 +74,9 @@ def most_missed(report) -> None:
             col.caption(f"{face.face_id}: {caption}")
 
 
+missing_data = dataset_problem()
+if missing_data:  # sessions can be set up, but learners need the faces on this server
+    dataset_panel(missing_data, "Learners in a session practise on faces from FER2013")
 create_tab, view_tab = st.tabs(["Create a session", "Follow a session"])
 with create_tab:
     create_form()

@@ -1,6 +1,8 @@
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from ui.dataset_panel import dataset_panel, dataset_problem
+
 st.title("Reading facial emotions")
 st.markdown(
     """
@@ -26,3 +28,7 @@ for column, (page, label, icon) in zip(st.columns(3) * 2, LINKS):
         column.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:  # this page run on its own, without app.py's navigation
         column.markdown(f"{label}: open it from `streamlit run app.py`")
+
+missing_data = dataset_problem()  # the set-up check: without FER2013 the quiz has no faces to show
+if missing_data:
+    dataset_panel(missing_data, "The quiz, class sessions and training use faces from FER2013")

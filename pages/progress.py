@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import charts
 from ui.resources import learner_name, store
+from ui.text import plain
 
 st.title("Your progress")
 learner = learner_name()
@@ -12,7 +13,7 @@ if learner is None:
     st.stop()
 answers = store().answers(learner)
 if not answers:
-    st.info(f"No answers yet for {learner}. Try a few faces in the quiz first.")
+    st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
     st.stop()
 
 duel = store().you_vs_model(learner)

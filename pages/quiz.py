@@ -3,11 +3,13 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from fercore.errors import ArtifactError, FercoreError
+from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import describe, gradcam_for, overlay
 from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
-from ui.resources import active_predictor, learner_name, model_problem, quiz_pool, store
+from ui.dataset_panel import dataset_panel
+from ui.resources import active_predictor, learner_name, model_problem, quiz_pool, store, warm_model
+from ui.text import plain
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
                4: "4: all seven emotions, any face"}
@@ -26,7 +28,7 @@ def settings(class_session):
     """Level, focus and display choices; an educator's session fixes level and emotions."""
     with st.expander("Settings", expanded=False):
         if class_session:
-            st.write(f"Class session **{class_session.name}**: level {class_session.level}, "
+            st.write(f"Class session **{plain(class_session.name)}**: level {class_session.level}, "
                      f"emotions {', '.join(class_session.emotions)}.")
             level, focus = class_session.level, list(class_session.emotions)
         else:
@@ -45,7 +47,7 @@ def join_class(learner):
     try:
         return store().join_session(code)
     except FercoreError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return None
 
 
@@ -94,7 +96,7 @@ def show_heatmap(question):
     try:
         model = active_predictor().model
     except FercoreError as exc:
-        st.caption(str(exc))
+        st.caption(plain(exc))
         return
     heat = gradcam_for(model).heatmaps(question.image[None], [question.model_guess])[0]
     st.image(overlay(enlarged(question.image), heat, 0.45), width=FACE_PIXELS,
@@ -113,9 +115,9 @@ def offer_next_level(history, level, class_session):
 def session_finished(learner, class_session) -> bool:
     done = sum(a.session == class_session.code for a in store().answers(learner))
     if done >= class_session.questions and st.session_state.get("result") is None:
-        st.success(f"You have answered all {class_session.questions} faces of {class_session.name}. Well done!")
+        st.success(f"You have answered all {class_session.questions} faces of {plain(class_session.name)}. Well done!")
         return True
-    st.caption(f"{class_session.name}: face {min(done + 1, class_session.questions)} of {class_session.questions}")
+    st.caption(f"{plain(class_session.name)}: face {min(done + 1, class_session.questions)} of {class_session.questions}")
     return False
 
 
@@ -139,10 +141,12 @@ try:
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()
-except FercoreError as exc:  # no dataset: say how to get it; the other pages still work
-    st.warning(str(exc))
+except DatasetError as exc:  # no faces yet: how to get them, and a file drop that imports them
+    dataset_panel(exc, "The quiz shows faces from FER2013")
     st.stop()
 if class_session and session_finished(learner, class_session):
     st.stop()
 ask(pool, learner, level, focus, class_session)
 scores(learner)
+if st.session_state.get("show_heatmap", True):
+    warm_model()

@@ -9,7 +9,9 @@ from fercore.artifact import read_metadata
 from fercore.errors import FercoreError
 from fercore.jobs import RUNNING, progress
 from ui import charts
+from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.resources import job_runner
+from ui.text import plain
 
 st.title("Train a model")
 st.caption("Training runs on this server in the background: you can leave this page and come back, "
@@ -47,7 +49,7 @@ def start(mode, arch, epochs, subset, augment, budget) -> None:
                             directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
             job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras")
     except FercoreError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     st.rerun()
 
@@ -98,7 +100,7 @@ def draw_trials(snap: dict) -> None:
 
 def final_report(snap: dict) -> None:
     if snap["status"] == "failed":
-        st.error(f"The {snap['kind']} job failed: {snap['error']}")
+        st.error(f"The {snap['kind']} job failed: {plain(snap['error'])}")
         return
     summary = snap.get("summary") or {}
     if not summary.get("artifact"):
@@ -163,6 +165,11 @@ def trained_models() -> None:
             st.code(card.get("training", {}).get("command", ""), language="bash")
 
 
+missing_data = dataset_problem()
+if missing_data:
+    dataset_panel(missing_data, "Training learns from FER2013")
+    trained_models()
+    st.stop()
 job = job_runner().current
 watching = job is not None and job.status == RUNNING
 st.fragment(job_panel, run_every=1.0 if watching else None)(watching)

@@ -8,10 +8,12 @@ from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import ArtifactError, ImageError
 from fercore.explain import describe, overlay
+from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
 from fercore.photo import analyse_photo, draw_boxes
 from ui import charts
-from ui.resources import active_predictor, model_problem
+from ui.resources import active_predictor, model_problem, warm_model
+from ui.text import plain
 
 MAX_FACES = 12
 PRIVACY = ("Your photo stays in this browser session's memory while you look at it: nothing you upload is "
@@ -40,7 +42,7 @@ def show_photo(raw: bytes) -> None:
         with st.spinner("Looking for faces..."):
             analysis = analysed(raw, whole)
     except ImageError as exc:
-        st.error(f"That file can't be used: {exc}")
+        st.error(f"That file can't be used: {plain(exc)}")
         return
     except ArtifactError as exc:
         model_problem(exc)
@@ -85,7 +87,7 @@ def mirror_practice() -> None:
     try:
         analysis = analysed(shot.getvalue(), whole_if_none=False)
     except ImageError as exc:
-        st.error(f"That picture can't be used: {exc}")
+        st.error(f"That picture can't be used: {plain(exc)}")
         return
     except ArtifactError as exc:
         model_problem(exc)
@@ -109,14 +111,16 @@ def mirror_practice() -> None:
 
 
 try:
-    read_metadata(registry.active_model_path())  # quick; the model itself loads with the first photo
+    read_metadata(registry.active_model_path())  # quick; the model itself loads while the photo is chosen
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()
+warm_model()
 
 source = st.radio("Photo from", ["A file", "The camera"], horizontal=True)
 if source == "A file":
-    upload = st.file_uploader("Choose a photo", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"])
+    upload = st.file_uploader("Choose a photo", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"],
+                              max_upload_size=MAX_FILE_MB)
 else:
     upload = st.camera_input("Take a photo")
 if upload is not None:

@@ -54,7 +54,7 @@ def test_second_load_comes_from_cache_and_a_changed_source_rebuilds_it(folder_da
     root, written = folder_dataset
     load_fer2013(root)
 
-    def must_not_decode(_root):
+    def must_not_decode(*_):
         raise AssertionError("decoded again although the source did not change")
 
     with monkeypatch.context() as patch:
@@ -129,3 +129,14 @@ def test_real_fer2013_has_the_official_splits_and_class_counts(real_data_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_asking_for_the_test_splits_reads_only_those(folder_dataset, tmp_path):
+    root, written = folder_dataset
+    csv_path = tmp_path / "fer2013.csv"
+    write_csv_dataset(csv_path, written)
+    for source in (root, csv_path):
+        test_only = load_fer2013(source, splits=fer_data.TEST_SPLITS)
+        assert set(test_only) == {"public", "private"}
+        for name, split in test_only.items():
+            np.testing.assert_array_equal(_sorted_rows(split)[0], _sorted_rows(load_fer2013(source)[name])[0])

@@ -162,3 +162,8 @@ def test_face_to_input_takes_the_centred_square():
     wide[:, 100:200] = 255  # the centred square is all white
     face = face_to_input(wide)
     assert face.shape == (48, 48) and face.dtype == np.uint8 and face.min() == 255
+
+
+def test_a_file_over_the_photo_limit_is_refused_before_decoding():
+    with pytest.raises(ImageError, match="photos up to 20 MB"):
+        decode_image(b"\xff\xd8\xff" + bytes(21 * 1024 * 1024))

@@ -181,6 +181,30 @@ def test_pool_probabilities_are_cached_per_model_file_and_data(tmp_path):
     assert predictor.calls == 3
 
 
+def test_readings_stored_beside_the_model_start_the_quiz_without_running_it(tmp_path):
+    from fercore.artifact import save_readings
+    from fercore.data import fingerprint
+
+    splits, probabilities = made_up_splits(4)
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"weights, version 1")
+    save_readings(model, fingerprint(splits), probabilities)
+    predictor = CountingPredictor(probabilities)
+
+    def readings():
+        return pool_probabilities(model, splits, tmp_path / "cache", load_predictor=lambda path: predictor)
+
+    np.testing.assert_allclose(readings(), probabilities, atol=1e-3)  # stored as float16
+    assert predictor.calls == 0
+    splits["private"].images[0] ^= 1  # other faces (e.g. the CSV's, not the folder copy's): run the model
+    readings()
+    assert predictor.calls == 1
+    splits["private"].images[0] ^= 1
+    model.write_bytes(b"weights, version 2")  # a retrained file under the same name: its readings are stale
+    readings()
+    assert predictor.calls == 2
+
+
 def test_questions_need_no_tensorflow_when_probabilities_are_cached(tmp_path):
     splits, probabilities = made_up_splits(4)
     model = tmp_path / "model.keras"

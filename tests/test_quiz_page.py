@@ -70,4 +70,7 @@ def test_a_wrong_class_code_is_explained(quiz_env):
 def test_without_the_dataset_the_quiz_says_how_to_get_it(quiz_env, monkeypatch, tmp_path):
     monkeypatch.setenv("FER_DATA", str(tmp_path / "nowhere"))
     app = _page("Sam")
-    assert not app.exception and "Kaggle" in app.warning[0].value
+    assert not app.exception
+    assert [h.value for h in app.subheader] == ["First, get the faces"]
+    assert any("kaggle.com/datasets/msambare/fer2013" in m.value for m in app.markdown)  # where to download
+    assert any("nowhere" in c.value for c in app.caption)  # where fercore looks

@@ -4,10 +4,14 @@ Pages import these instead of globals from app.py, so each page also runs on its
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
+
 import streamlit as st
 
 from fercore import registry
 from fercore.jobs import JobRunner
+from ui.text import plain
 
 
 @st.cache_resource
@@ -15,24 +19,47 @@ def job_runner() -> JobRunner:
     return JobRunner()
 
 
-@st.cache_resource(max_entries=3, show_spinner="Loading the model...")
-def _predictor(path: str, modified: float):
-    from fercore.predict import Predictor  # TensorFlow loads on first use, not at app start
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _model_loading(path: str, modified: float) -> Future:
+    """The model, loading in a background thread: started at most once per file and version."""
+    loading = Future()
 
-    return Predictor.from_path(path)
+    def load():
+        try:
+            from fercore.predict import Predictor  # TensorFlow loads on first use, not at app start
+
+            loading.set_result(Predictor.from_path(path))
+        except Exception as exc:  # an ArtifactError, explained wherever the model is needed
+            loading.set_exception(exc)
+
+    threading.Thread(target=load, name="fercore-model-load", daemon=True).start()
+    return loading
+
+
+def _active_model_loading() -> Future:
+    path = registry.active_model_path()
+    return _model_loading(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+def warm_model() -> None:
+    """Start loading the model the app uses, without waiting: while a learner looks at the first
+    face, so that the reveal's heatmap needs no wait."""
+    _active_model_loading()
 
 
 def active_predictor():
     """The model the app uses now; reloads when the file or the choice changes.
     Raises fercore.errors.ArtifactError (a message for the user) when it is missing or broken."""
-    path = registry.active_model_path()
-    modified = path.stat().st_mtime if path.exists() else 0.0
-    return _predictor(str(path), modified)
+    loading = _active_model_loading()
+    if not loading.done():
+        with st.spinner("Loading the model..."):
+            return loading.result()
+    return loading.result()
 
 
 def model_problem(error: Exception) -> None:
     """Explain a missing or broken model and how to get one."""
-    st.warning(f"{error}\n\nTrain a model on the **Train** page, or from the command line: "
+    st.warning(f"{plain(error)}\n\nTrain a model on the **Train** page, or from the command line: "
                "`python -m fercore train --arch default --out models/default.keras`.")
 
 
@@ -50,18 +77,12 @@ def store():
     return _store(str(default_db_path()))
 
 
-@st.cache_resource
-def dataset(path: str):
-    from fercore.data import load_fer2013
-
-    return load_fer2013(path)
-
-
 @st.cache_resource(max_entries=2, show_spinner="Preparing the quiz faces (once per model)...")
 def _quiz_pool(data_path: str, model_path: str, modified: float):
+    from fercore.data import TEST_SPLITS, load_fer2013
     from fercore.quiz import build_pool, pool_probabilities
 
-    splits = dataset(data_path)
+    splits = load_fer2013(data_path, splits=TEST_SPLITS)  # a fifth of FER2013: the faces the quiz shows
     return build_pool(splits, pool_probabilities(model_path, splits))
 
 
