@@ -7,6 +7,7 @@ FER_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
 import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -224,5 +225,33 @@ def test_without_dataset_and_with_a_broken_model_every_page_opens_and_says_what_
             page.get_by_text(re.compile("Train a model on the")).wait_for()  # how to get a model
             no_traceback(page)
             shot(page, "broken-model-upload")
+    finally:
+        context.close()
+
+
+def test_a_fresh_clone_gets_the_faces_by_dropping_the_download_then_answers(browser, real_data_path, tmp_path):
+    download = tmp_path / "archive.zip"  # what Kaggle's folder version downloads as
+    with zipfile.ZipFile(download, "w", zipfile.ZIP_STORED) as archive:  # JPEGs: nothing to compress
+        for file in sorted(real_data_path.rglob("*.jpg")):
+            archive.write(file, file.relative_to(real_data_path).as_posix())
+    data = tmp_path / "data" / "fer2013"
+    env = {"FER_DATA": str(data), "FER_CACHE": str(tmp_path / "cache"), "FER_DB": str(tmp_path / "progress.sqlite3"),
+           "FER_TRAINED_DIR": str(tmp_path / "trained"), "FER_ACTIVE_MODEL_FILE": str(tmp_path / "active.json")}
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        with app_server(env) as (url, _):
+            open_page(page, url, "Quiz")
+            type_into(page, "Your nickname", "Ada")
+            page.get_by_role("heading", name="First, get the faces").wait_for()
+            shot(page, "import-panel")
+            page.locator("input[type=file]").first.set_input_files(download)
+            answer_one_question(page)
+            page.get_by_text(re.compile("Where the model looked for")).wait_for()
+            no_traceback(page)
+            shot(page, "import-then-first-reveal")
+        assert sorted(p.name for p in data.iterdir()) == ["test", "train"]
+        assert len(list(data.rglob("*.jpg"))) == 35_887
     finally:
         context.close()
