@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="check the dataset and show split and class counts")
     p.add_argument("--data", help="FER2013 folder or fer2013.csv (default: $FER_DATA or data/fer2013)")
+    p.add_argument("--import", dest="import_file", metavar="FILE",
+                   help="first unpack and check a FER2013 download (Kaggle zip, fer2013.tar.gz or fer2013.csv) "
+                        "into the --data folder, replacing the dataset there")
     p.set_defaults(run=_data)
 
     p = sub.add_parser("train", help="train a CNN; keeps the best epoch on PublicTest")
@@ -107,6 +110,19 @@ def _add_tta_option(parser: argparse.ArgumentParser) -> None:
 def _data(args) -> int:
     from fercore.data import EXPECTED_SIZES, load_fer2013, resolve_data_path
 
+    if args.import_file:
+        from fercore.data_import import import_dataset
+
+        shown = {"step": -1, "stage": ""}
+
+        def show(fraction: float, text: str) -> None:  # a line per further 10% or new stage, not per call
+            stage = text.split()[0].rstrip(":")
+            if int(fraction * 10) > shown["step"] or stage != shown["stage"]:
+                shown.update(step=int(fraction * 10), stage=stage)
+                print(f"{fraction:4.0%}  {text}", file=sys.stderr, flush=True)
+
+        result = import_dataset(args.import_file, resolve_data_path(args.data), progress=show)
+        print(f"imported {args.import_file} ({result['form']}) into {result['path']}", file=sys.stderr)
     started = time.time()
     splits = load_fer2013(args.data)
     print(f"FER2013 at {resolve_data_path(args.data)} (loaded in {time.time() - started:.1f} s)")

@@ -14,8 +14,8 @@ from ui.resources import job_runner
 from ui.text import plain
 
 st.title("Train a model")
-st.caption("Training runs on this server in the background: you can leave this page and come back, "
-           "or open it in another tab. One job runs at a time.")
+st.caption("Training runs on this server in a background process, at lower priority so the quiz stays quick: "
+           "you can leave this page and come back, or open it in another tab. One job runs at a time.")
 
 
 def start_form(busy: bool) -> None:
