@@ -248,7 +248,7 @@ def _read_csv(csv_path: Path, wanted: tuple[str, ...]) -> dict[str, Split]:
     rows: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in wanted}
     skipped = set(SPLITS) - set(wanted)
     try:
-        with open(csv_path, newline="") as handle:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # Excel adds a byte-order mark
             reader = csv.DictReader(handle)
             missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
             if missing:
