@@ -1,5 +1,6 @@
 """The app shell starts, links every page, and the About page works with and without a model."""
 import keras
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from fercore.artifact import save_artifact
@@ -33,3 +34,18 @@ def test_about_explains_a_missing_model(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_MODEL", str(tmp_path / "gone.keras"))
     app = AppTest.from_file("../pages/about.py", default_timeout=60).run()
     assert not app.exception and "No model file" in app.warning[0].value
+
+
+@pytest.mark.parametrize("page", ["home", "train", "educator"])
+def test_pages_that_need_fer2013_offer_to_get_it_when_it_is_missing(page, monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_DATA", str(tmp_path / "nowhere"))
+    app = AppTest.from_file(f"../pages/{page}.py", default_timeout=60).run()
+    assert not app.exception
+    assert [h.value for h in app.subheader][:1] == ["First, get the faces"]
+    assert any("kaggle.com" in m.value for m in app.markdown)
+
+
+def test_pages_with_fer2013_present_show_no_panel(folder_dataset, monkeypatch):
+    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
+    app = AppTest.from_file("../pages/home.py", default_timeout=60).run()
+    assert not app.exception and not app.subheader
