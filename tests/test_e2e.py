@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,12 +48,21 @@ def app(browser, tmp_path_factory):
         yield url, Store(env["FER_DB"])
 
 
-@pytest.fixture
-def page(browser, app):
+@contextmanager
+def new_page(browser):
+    """A page in a browser context of its own: a person with their own cookies and session."""
     context = browser.new_context(viewport={"width": 1280, "height": 1600})
     context.set_default_timeout(WAIT_MS)
-    yield context.new_page()
-    context.close()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, app):
+    with new_page(browser) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -168,11 +178,7 @@ def test_a_tiny_training_run_starts_shows_its_progress_and_stops(page, app):
 
 def test_an_educator_sees_a_learners_answer_live(browser, app):
     url, store = app
-    educator, learner = (browser.new_context(viewport={"width": 1280, "height": 1600}) for _ in range(2))
-    try:
-        for context in (educator, learner):
-            context.set_default_timeout(WAIT_MS)
-        teacher = educator.new_page()
+    with new_page(browser) as teacher, new_page(browser) as student:
         open_page(teacher, url, "Class sessions")
         teacher.get_by_role("textbox", name="Session name").fill("Tuesday group")
         teacher.get_by_role("button", name="Create session").click()
@@ -181,7 +187,6 @@ def test_an_educator_sees_a_learners_answer_live(browser, app):
         code = re.search(r"code (\w+)", created.inner_text()).group(1)
         shot(teacher, "educator-created")
 
-        student = learner.new_page()
         open_page(student, url, "Quiz")
         type_into(student, "Your nickname", "Robin")
         type_into(student, "Class code (optional)", code)
@@ -194,9 +199,6 @@ def test_an_educator_sees_a_learners_answer_live(browser, app):
         no_traceback(teacher)
         shot(teacher, "educator-live-view")
         assert [a.session for a in store.answers("Robin")] == [code]
-    finally:
-        educator.close()
-        learner.close()
 
 
 def test_without_dataset_and_with_a_broken_model_every_page_opens_and_says_what_to_do(browser, tmp_path):
@@ -207,26 +209,20 @@ def test_without_dataset_and_with_a_broken_model_every_page_opens_and_says_what_
     photo.write_bytes(jpeg(noisy_canvas(400, 300)))
     env = {"FER_DATA": str(tmp_path / "no-fer2013"), "FER_MODEL": str(broken_model),
            "FER_DB": str(tmp_path / "progress.sqlite3"), "FER_TRAINED_DIR": str(tmp_path / "trained")}
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    try:
-        with app_server(env) as (url, _):
-            for title in PAGES:
-                open_page(page, url, title)
-                no_traceback(page)
-            open_page(page, url, "Quiz")
-            type_into(page, "Your nickname", "Sam")
-            page.get_by_text(re.compile("Kaggle")).wait_for()  # how to get FER2013
-            shot(page, "no-data-quiz")
-            open_page(page, url, "Your photo")
-            page.locator("input[type=file]").first.set_input_files(photo)
-            page.get_by_text(re.compile("could not be loaded as a Keras model")).wait_for()
-            page.get_by_text(re.compile("Train a model on the")).wait_for()  # how to get a model
+    with new_page(browser) as page, app_server(env) as (url, _):
+        for title in PAGES:
+            open_page(page, url, title)
             no_traceback(page)
-            shot(page, "broken-model-upload")
-    finally:
-        context.close()
+        open_page(page, url, "Quiz")
+        type_into(page, "Your nickname", "Sam")
+        page.get_by_text(re.compile("Kaggle")).wait_for()  # how to get FER2013
+        shot(page, "no-data-quiz")
+        open_page(page, url, "Your photo")
+        page.locator("input[type=file]").first.set_input_files(photo)
+        page.get_by_text(re.compile("could not be loaded as a Keras model")).wait_for()
+        page.get_by_text(re.compile("Train a model on the")).wait_for()  # how to get a model
+        no_traceback(page)
+        shot(page, "broken-model-upload")
 
 
 def test_a_fresh_clone_gets_the_faces_by_dropping_the_download_then_answers(browser, real_data_path, tmp_path):
@@ -237,21 +233,15 @@ def test_a_fresh_clone_gets_the_faces_by_dropping_the_download_then_answers(brow
     data = tmp_path / "data" / "fer2013"
     env = {"FER_DATA": str(data), "FER_CACHE": str(tmp_path / "cache"), "FER_DB": str(tmp_path / "progress.sqlite3"),
            "FER_TRAINED_DIR": str(tmp_path / "trained"), "FER_ACTIVE_MODEL_FILE": str(tmp_path / "active.json")}
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    try:
-        with app_server(env) as (url, _):
-            open_page(page, url, "Quiz")
-            type_into(page, "Your nickname", "Ada")
-            page.get_by_role("heading", name="First, get the faces").wait_for()
-            shot(page, "import-panel")
-            page.locator("input[type=file]").first.set_input_files(download)
-            answer_one_question(page)
-            page.get_by_text(re.compile("Where the model looked for")).wait_for()
-            no_traceback(page)
-            shot(page, "import-then-first-reveal")
-        assert sorted(p.name for p in data.iterdir()) == ["test", "train"]
-        assert len(list(data.rglob("*.jpg"))) == 35_887
-    finally:
-        context.close()
+    with new_page(browser) as page, app_server(env) as (url, _):
+        open_page(page, url, "Quiz")
+        type_into(page, "Your nickname", "Ada")
+        page.get_by_role("heading", name="First, get the faces").wait_for()
+        shot(page, "import-panel")
+        page.locator("input[type=file]").first.set_input_files(download)
+        answer_one_question(page)
+        page.get_by_text(re.compile("Where the model looked for")).wait_for()
+        no_traceback(page)
+        shot(page, "import-then-first-reveal")
+    assert sorted(p.name for p in data.iterdir()) == ["test", "train"]
+    assert len(list(data.rglob("*.jpg"))) == 35_887
