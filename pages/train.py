@@ -62,13 +62,14 @@ def job_panel(watching: bool) -> None:
     job = job_runner().current
     snap = job.snapshot() if job else None
     running = snap is not None and snap["status"] == RUNNING
-    if running:
-        draw_progress(snap)
-        if st.button("Stop", key=f"stop-{snap['id']}"):
-            job_runner().cancel()
-            st.toast("Stopping after the current batch...")
-    elif snap is not None:
-        final_report(snap)
+    with st.container():  # one slot, so the form below keeps its place when progress turns into the report
+        if running:
+            draw_progress(snap)
+            if st.button("Stop", key=f"stop-{snap['id']}"):
+                job_runner().cancel()
+                st.toast("Stopping after the current batch...")
+        elif snap is not None:
+            final_report(snap)
     start_form(busy=running)
     if watching and not running:
         st.rerun()  # the job ended: a full run stops the timer and lists the new model
