@@ -32,7 +32,7 @@ def start_form(busy: bool) -> None:
         budget = right.number_input("Tuning time budget (minutes)", 1, 600, 5)
         submitted = st.form_submit_button("Start", type="primary", disabled=busy)
     if busy:
-        st.info("A job is running. Wait for it to finish, or stop it above, before starting another.")
+        st.info("A job is running. Wait for it to finish, or stop it below, before starting another.")
     if submitted:
         start(mode, arch, epochs, subset, augment, budget)
 
@@ -55,14 +55,15 @@ def start(mode, arch, epochs, subset, augment, budget) -> None:
 
 
 def job_panel(watching: bool) -> None:
-    """The running job's progress, or the last job's report, then the start form.
+    """The start form, then the running job's progress or the last job's report.
 
     Drawn as a fragment that reruns each second while a job runs, so the report and a free Start
     button appear as soon as the job ends, without waiting for a full rerun of the page."""
     job = job_runner().current
     snap = job.snapshot() if job else None
     running = snap is not None and snap["status"] == RUNNING
-    with st.container():  # one slot, so the form below keeps its place when progress turns into the report
+    start_form(busy=running)  # first: by the time the report shows, Start is already free again
+    with st.container():  # one slot: the progress turns into the report in place
         if running:
             draw_progress(snap)
             if st.button("Stop", key=f"stop-{snap['id']}"):
@@ -70,7 +71,6 @@ def job_panel(watching: bool) -> None:
                 st.toast("Stopping after the current batch...")
         elif snap is not None:
             final_report(snap)
-    start_form(busy=running)
     if watching and not running:
         st.rerun()  # the job ended: a full run stops the timer and lists the new model
 
