@@ -268,7 +268,8 @@ def _predict(args) -> int:
             rows.append({"image": path, "error": str(exc)})
             continue
         rows.append({"image": path, "whole_image": analysis.whole_image, "faces": [
-            {"face": r.number, "box": list(r.face.box), "emotion": r.emotion, "confidence": r.confidence,
+            {"face": r.number, "box": list(r.face.box), "landmarks": _landmarks(r.face), "tilt": r.face.tilt,
+             "emotion": r.emotion, "confidence": r.confidence,
              "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, r.probabilities)}}
             for r in analysis.faces]})
         if args.heatmap:
@@ -277,6 +278,13 @@ def _predict(args) -> int:
             _write_png(out, heatmaps_on_photo(analysis))
     print(json.dumps(rows) if args.json else "\n".join(_describe_row(row) for row in rows))
     return 1 if failures else 0
+
+
+def _landmarks(face) -> dict:
+    """Named points in photo pixels (the person's right eye shows on the photo's left); empty
+    when the whole image was read as one face."""
+    names = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
+    return {name: list(point) for name, point in zip(names, face.landmarks)}
 
 
 def _read_bytes(path) -> bytes:

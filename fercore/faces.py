@@ -1,54 +1,54 @@
-"""Finding faces in a photo with OpenCV's bundled Haar cascade, cropped the way FER2013 frames them.
+"""Finding faces in a photo with YuNet (OpenCV's CNN face detector), levelled by the eyes and
+cropped the way FER2013 frames its faces.
 
-Choices measured on busy generated canvases with real PublicTest faces pasted in (benchmarks/upload.py
-prints the current figures): at scale factor 1.1 and 4 neighbours, frontalface_default found 69% of
-faces with 6 false alarms per 1280x960 canvas, alt2 64% with 0.3 and alt 63% with 0.1; alt2 keeps
-more of the small faces than alt. A scale factor of 1.05 adds a few points of recall for twice the
-time; histogram equalisation did not help.
+YuNet is trained for faces of about 10 to 300 pixels, so one photo is searched in two passes: the
+photo itself (shrunk only past FINE_SIDE) for small and middle faces, and a small bordered copy,
+upright and turned both ways, for close-ups and tilted large faces. benchmarks/upload.py prints the
+figures behind each choice here.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fercore.images import face_to_input
 
-CASCADE_FILE = cv2.data.haarcascades + "haarcascade_frontalface_alt2.xml"
-DETECT_SIDE = 1024  # photos are shrunk to this longest side before detection
-MIN_FACE = 24  # smallest face searched for, in detection-image pixels (the cascade's own window)
-SCALE_FACTOR = 1.1
-MIN_NEIGHBOURS = 4
-# A face that fills the photo (a tight crop, like FER2013's own) is found about 70% of the time
-# once the photo gets a replicated border of a quarter of its side, and 46% without. Only large
-# faces need it, so the bordered pass looks for faces of at least half the photo's side: cheap.
-BORDER = 0.25
-LARGE_FACE = 0.5
-# FER2013 frame side / detector box side: the alt2 box is a median 0.97-0.99 of the frame of real
-# FER faces, centred on it, and crops at 1.00-1.05 x the box best reproduce the original faces.
-CROP_SCALE = 1.02
+DETECTOR_FILE = Path(__file__).resolve().parent.parent / "models" / "face_detection_yunet_2023mar.onnx"
+FINE_SIDE = 2048  # the photo's longest side for the fine pass; 2-megapixel photos run unshrunk
+COARSE_SIDE = 320  # longest side of the close-up pass, before its border
+COARSE_TURNS = (0.0, 30.0, -30.0)  # degrees; a plain pass finds about half of faces tilted 30 degrees
+BORDER = 0.25  # a face that fills the photo needs room around it to be found
+SCORE = 0.5
 DUPLICATE_OVERLAP = 0.5  # share of the smaller box covered by a larger one: the same face twice
+# FER2013's frame side / YuNet box side ((w + h) / 2): median 1.04 for Training faces pasted into busy
+# scenes, with the box centred on the frame (offsets under 1.5% of its side). Eye and mouth landmarks
+# did not narrow that spread (8% error either way).
+FRAME_SCALE = 1.04
 
-_local = threading.local()  # a CascadeClassifier must not be shared between threads
+_local = threading.local()  # a FaceDetectorYN keeps its input size: one per thread
 
 
 @dataclass(frozen=True)
 class Face:
-    box: tuple[int, int, int, int]  # x, y, w, h of the square crop region in original-image pixels
-    crop: np.ndarray  # (48, 48) uint8, framed like a FER2013 face
+    box: tuple[int, int, int, int]  # x, y, w, h of the square framed region, before levelling
+    crop: np.ndarray  # (48, 48) uint8, levelled and framed like a FER2013 face
+    # YuNet's five points in photo pixels: the person's right eye, left eye, nose tip, right and
+    # left mouth corners (the right eye shows on the photo's left)
+    landmarks: tuple[tuple[int, int], ...] = ()
+    tilt: float = 0.0  # degrees the face leaned (clockwise on screen); the crop turns it back
 
 
-def find_faces(gray: np.ndarray, max_faces: int = 20) -> tuple[list[Face], bool]:
-    """Faces in a grayscale photo of any size, left to right (then top to bottom), and whether
-    more than max_faces were found (the largest max_faces are kept)."""
-    boxes = _detect(gray)
-    boxes = [b for b in boxes if _centre_inside(b, gray.shape)]  # the border can fake a face
-    capped = len(boxes) > max_faces
-    largest = sorted(boxes, key=lambda b: -b[2])[:max_faces]
-    faces = [_face(gray, _crop_box(b)) for b in largest]
-    return sorted(faces, key=lambda f: (f.box[0], f.box[1])), capped
+def find_faces(gray: np.ndarray, max_faces: int = 20, level: bool = True) -> tuple[list[Face], int]:
+    """Faces in a grayscale photo of any size, numbered row by row as people read, and how many
+    were found in all (the largest max_faces are kept). level=False leaves tilted faces tilted in
+    their crops (benchmarks/upload.py measures what levelling gains)."""
+    detections = [d for d in _detect(gray) if _centre_inside(d, gray.shape)]  # the border can fake one
+    largest = sorted(detections, key=lambda d: -d[2])[:max_faces]
+    return _reading_order([_face(gray, d, level) for d in largest]), len(detections)
 
 
 def whole_image_face(gray: np.ndarray) -> Face:
@@ -58,41 +58,85 @@ def whole_image_face(gray: np.ndarray) -> Face:
     return Face(((w - side) // 2, (h - side) // 2, side, side), face_to_input(gray))
 
 
-def _cascade() -> cv2.CascadeClassifier:
-    if not hasattr(_local, "cascade"):
-        cascade = cv2.CascadeClassifier(CASCADE_FILE)
-        if cascade.empty():
-            raise RuntimeError(f"OpenCV's face cascade did not load from {CASCADE_FILE}.")
-        _local.cascade = cascade
-    return _local.cascade
+def _detector() -> cv2.FaceDetectorYN:
+    if not hasattr(_local, "detector"):
+        if not DETECTOR_FILE.is_file():
+            raise RuntimeError(f"The face detector's weights are missing: {DETECTOR_FILE}.")
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # OpenCV 5 warns of CPU targets
+        try:
+            _local.detector = cv2.FaceDetectorYN.create(str(DETECTOR_FILE), "", (320, 320), SCORE, 0.3, 5000)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+    return _local.detector
 
 
 def _detect(gray: np.ndarray) -> list[np.ndarray]:
-    """Detector boxes (x, y, w, h as floats) in original-image pixels, duplicates removed."""
-    scale = min(1.0, DETECT_SIDE / max(gray.shape))
+    """YuNet rows (box x, y, w, h, 5 landmarks, score) in photo pixels, duplicates removed."""
+    rows = [_run(*_fine_view(gray))]
+    small, to_small = _coarse_view(gray)
+    rows += [_run(*_turned(small, to_small, turn)) for turn in COARSE_TURNS]
+    return _without_duplicates(np.concatenate(rows))
+
+
+def _fine_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scale = min(1.0, FINE_SIDE / max(gray.shape))
+    if scale == 1.0:
+        return gray, np.eye(2, 3)
+    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.eye(2, 3) * scale
+
+
+def _coarse_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo shrunk to COARSE_SIDE with a replicated border, and the map from photo to it."""
+    scale = min(1.0, COARSE_SIDE / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     pad = round(BORDER * min(small.shape))
-    bordered = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    found = [_cascade_boxes(small, MIN_FACE),
-             _cascade_boxes(bordered, max(MIN_FACE, round(LARGE_FACE * min(small.shape))), offset=pad)]
-    boxes = np.concatenate([b for b, _ in found]) / scale
-    return _without_duplicates(boxes, np.concatenate([v for _, v in found]))
+    to_small = np.array([[scale, 0, pad], [0, scale, pad]], float)
+    return cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE), to_small
 
 
-def _cascade_boxes(image: np.ndarray, min_size: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    boxes, votes = _cascade().detectMultiScale2(
-        image, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBOURS, minSize=(min_size, min_size))
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) - [offset, offset, 0, 0]
-    return boxes, np.asarray(votes).ravel()
+def _turned(image: np.ndarray, to_image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned about its centre, kept at its size (its corners hold only the border), and
+    the map from photo to it."""
+    if degrees == 0:
+        return image, to_image
+    h, w = image.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    turned = cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return turned, _compose(turn, to_image)
 
 
-def _without_duplicates(boxes: np.ndarray, votes: np.ndarray) -> list[np.ndarray]:
-    """Greedy suppression, best-supported first. Intersection over the smaller box (not IoU) so a
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 affine map that applies inner, then outer."""
+    return outer[:, :2] @ inner + np.hstack([np.zeros((2, 2)), outer[:, 2:]])
+
+
+def _run(image: np.ndarray, to_image: np.ndarray) -> np.ndarray:
+    """YuNet on one view, its rows mapped back to photo pixels (boxes stay upright there)."""
+    detector = _detector()
+    detector.setInputSize((image.shape[1], image.shape[0]))
+    _, rows = detector.detect(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+    if rows is None:
+        return np.zeros((0, 15))
+    back = cv2.invertAffineTransform(to_image)
+    scale = np.sqrt(abs(np.linalg.det(back[:, :2])))
+    points = rows[:, :14].reshape(-1, 7, 2).astype(float)
+    points[:, 0] += points[:, 1] / 2  # the box's corner becomes its centre, which turns with the view
+    points = points @ back[:, :2].T + back[:, 2]
+    mapped = rows.astype(float)
+    sides = rows[:, 2:4] * scale
+    mapped[:, 0:2], mapped[:, 2:4] = points[:, 0] - sides / 2, sides
+    mapped[:, 4:14] = points[:, 2:].reshape(-1, 10)
+    return mapped
+
+
+def _without_duplicates(rows: np.ndarray) -> list[np.ndarray]:
+    """Greedy suppression, best score first. Intersection over the smaller box (not IoU) so a
     small box nested in a large one counts as the same face."""
     kept: list[np.ndarray] = []
-    for i in np.lexsort((-boxes[:, 2], -votes)):
-        if all(_overlap(boxes[i], other) <= DUPLICATE_OVERLAP for other in kept):
-            kept.append(boxes[i])
+    for i in np.lexsort((-rows[:, 2], -rows[:, 14])):
+        if all(_overlap(rows[i], other) <= DUPLICATE_OVERLAP for other in kept):
+            kept.append(rows[i])
     return kept
 
 
@@ -102,23 +146,52 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return max(width, 0) * max(height, 0) / min(a[2] * a[3], b[2] * b[3])
 
 
-def _centre_inside(box: np.ndarray, shape: tuple[int, int]) -> bool:
-    x, y, w, h = box
+def _centre_inside(row: np.ndarray, shape: tuple[int, int]) -> bool:
+    x, y, w, h = row[:4]
     return 0 <= x + w / 2 < shape[1] and 0 <= y + h / 2 < shape[0]
 
 
-def _crop_box(box: np.ndarray) -> tuple[int, int, int, int]:
-    x, y, w, h = box
-    side = max(1, round(max(w, h) * CROP_SCALE))
-    return round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side
+def _face(gray: np.ndarray, row: np.ndarray, level: bool = True) -> Face:
+    """Level the eyes about the box's centre and frame the face as FER2013 does, 48x48."""
+    x, y, w, h = row[:4]
+    side = max(1.0, (w + h) / 2 * FRAME_SCALE)
+    landmarks = row[4:14].reshape(5, 2)
+    tilt = _tilt(landmarks)
+    region, zoom = _surroundings(gray, (x + w / 2, y + h / 2), side)
+    middle = region.shape[0] / 2
+    frame = cv2.getRotationMatrix2D((middle, middle), tilt if level else 0.0, 48 / (side * zoom))
+    frame[:, 2] += 24 - middle
+    crop = cv2.warpAffine(region, frame, (48, 48), flags=cv2.INTER_LINEAR)
+    box = (round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), round(side), round(side))
+    return Face(box, crop, tuple((round(px), round(py)) for px, py in landmarks), round(tilt, 1))
 
 
-def _face(gray: np.ndarray, box: tuple[int, int, int, int]) -> Face:
-    """Crop the square box; parts outside the photo repeat its edge, as the detector saw them."""
-    x, y, side, _ = box
-    h, w = gray.shape
-    top, left = max(0, -y), max(0, -x)
-    bottom, right = max(0, y + side - h), max(0, x + side - w)
-    region = gray[y + top : y + side - bottom, x + left : x + side - right]
-    region = cv2.copyMakeBorder(region, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    return Face(box, face_to_input(region))
+def _surroundings(gray: np.ndarray, centre: tuple[float, float], side: float) -> tuple[np.ndarray, float]:
+    """The square around centre that holds the framed face at any turn, shrunk to at most 3x the
+    crop so the last step skips no pixels, and how much it was shrunk. Parts outside the photo
+    repeat its edge, as the detector saw them."""
+    size = int(np.ceil(side * 1.5))
+    shift = np.array([[1, 0, size / 2 - centre[0]], [0, 1, size / 2 - centre[1]]])
+    region = cv2.warpAffine(gray, shift, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if size <= 144:
+        return region, 1.0
+    return cv2.resize(region, (144, 144), interpolation=cv2.INTER_AREA), 144 / size
+
+
+def _tilt(landmarks: np.ndarray) -> float:
+    """Degrees from the line through the eyes to the horizontal, clockwise on screen."""
+    left, right = sorted(landmarks[:2].tolist())  # by x: the eye on the photo's left first
+    return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+
+def _reading_order(faces: list[Face]) -> list[Face]:
+    """Row by row, top to bottom, then left to right: a face starts a new row when its centre lies
+    below the row's first face by more than half that face's height."""
+    rows: list[list[Face]] = []
+    for face in sorted(faces, key=lambda f: f.box[1] + f.box[3] / 2):
+        first = rows[-1][0] if rows else None
+        if first and face.box[1] + face.box[3] / 2 - (first.box[1] + first.box[3] / 2) <= first.box[3] / 2:
+            rows[-1].append(face)
+        else:
+            rows.append([face])
+    return [face for row in rows for face in sorted(row, key=lambda f: f.box[0])]

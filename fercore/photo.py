@@ -33,8 +33,12 @@ class FaceResult:
 class PhotoAnalysis:
     image: np.ndarray  # the upright photo, RGB uint8
     faces: list[FaceResult]
-    capped: bool  # more faces were found than max_faces
+    found: int  # faces found in all; only the largest max_faces of them are read
     whole_image: bool  # no face was found and the whole image was classified instead
+
+    @property
+    def capped(self) -> bool:
+        return self.found > len(self.faces)
 
 
 def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
@@ -42,11 +46,11 @@ def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
     """Raises ImageError for bytes that are not a usable image. Nothing is written to disk."""
     image = decode_image(raw)
     gray = to_gray(image)
-    faces, capped = find_faces(gray, max_faces)
+    faces, found = find_faces(gray, max_faces)
     whole_image = not faces and classify_whole_if_none
     if whole_image:
         faces = [whole_image_face(gray)]
-    return PhotoAnalysis(to_rgb(image), _classify(faces, predictor, tta) if faces else [], capped, whole_image)
+    return PhotoAnalysis(to_rgb(image), _classify(faces, predictor, tta) if faces else [], found, whole_image)
 
 
 def _classify(faces: list[Face], predictor: Predictor, tta: bool) -> list[FaceResult]:
@@ -101,6 +105,8 @@ def heatmaps_on_photo(analysis: PhotoAnalysis, opacity: float = 0.45) -> np.ndar
         if right <= left or bottom <= top:
             continue
         heat = cv2.resize(result.heatmap, (w, h), interpolation=cv2.INTER_LINEAR)
+        if result.face.tilt:  # the crop was levelled: lean the map back the way the face leans
+            heat = cv2.warpAffine(heat, cv2.getRotationMatrix2D((w / 2, h / 2), -result.face.tilt, 1.0), (w, h))
         region = heat[top - y : bottom - y, left - x : right - x]  # the part of the box inside the photo
         out[top:bottom, left:right] = overlay(out[top:bottom, left:right], region, opacity)
     return draw_boxes(out, [r.face for r in analysis.faces])

@@ -15,7 +15,7 @@ from ui import charts
 from ui.resources import active_predictor, model_problem, warm_model
 from ui.text import plain
 
-MAX_FACES = 12
+MAX_FACES = 20
 PRIVACY = ("Your photo stays in this browser session's memory while you look at it: nothing you upload is "
            "written to disk or logged, and it is gone when you close the tab.")
 NO_FACE_TIPS = ("No face was found. Faces are easiest to find when they look towards the camera, are evenly "
@@ -56,19 +56,23 @@ def show_photo(raw: bytes) -> None:
     if analysis.whole_image:
         st.caption("No face was found, so the whole image was read as one face.")
     if analysis.capped:
-        st.caption(f"Many faces: showing the {MAX_FACES} largest.")
-    st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]),
-             caption=f"{len(analysis.faces)} face(s) found, numbered", width="stretch")
+        st.caption(f"{analysis.found} faces found: showing the {len(analysis.faces)} largest.")
+    st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch",
+             caption=f"{faces_found(len(analysis.faces))}, numbered row by row from the top left")
     opacity = st.slider("Heatmap strength", 0.0, 1.0, 0.45, 0.05,
                         help="How strongly the map of where the model looked covers the face.")
     for result in analysis.faces:
         show_face(result, opacity)
 
 
+def faces_found(count: int) -> str:
+    return "1 face found" if count == 1 else f"{count} faces found"
+
+
 def show_face(result, opacity: float) -> None:
     st.subheader(f"Face {result.number}: {result.confidence}")
     crop_col, heat_col, chart_col = st.columns([1, 1, 2])
-    crop_col.image(result.face.crop, caption="as the model sees it (48x48)", width=160)
+    crop_col.image(result.face.crop, caption="as the model sees it (48x48, eyes levelled)", width=160)
     heat_col.image(overlay(result.face.crop, result.heatmap, opacity), width=160,
                    caption=f"where it looked for {result.emotion}")
     chart_col.plotly_chart(charts.probability_bars(result.probabilities, "Emotion scores"),

@@ -1,6 +1,7 @@
 """Face finding on photos built from real FER2013 faces pasted at known places."""
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -23,6 +24,16 @@ def noisy_canvas(width: int, height: int, seed: int = 0) -> np.ndarray:
 def paste(canvas: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> tuple[int, int, int, int]:
     canvas[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
     return x, y, side, side
+
+
+def paste_turned(canvas: np.ndarray, face: np.ndarray, x: int, y: int, side: int, degrees: float) -> None:
+    """The face turned counter-clockwise on screen about the centre of the square (x, y, side)."""
+    resized = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    turn = cv2.getRotationMatrix2D((side / 2, side / 2), degrees, 1.0)
+    turn[:, 2] += [x, y]
+    size = (canvas.shape[1], canvas.shape[0])
+    inside = cv2.warpAffine(np.full((side, side), 255, np.uint8), turn, size) > 127
+    canvas[inside] = cv2.warpAffine(resized, turn, size)[inside]
 
 
 def iou(a, b) -> float:
@@ -57,24 +68,67 @@ def four_face_photo(real_data_path):
 
 def test_pasted_faces_are_found_where_they_are_in_original_pixels(four_face_photo):
     canvas, truth = four_face_photo
-    found, capped = find_faces(canvas)
-    assert not capped and len(found) == 4
+    found, count = find_faces(canvas)
+    assert count == len(found) == 4
     overlaps = [max(iou(face.box, square) for face in found) for square in truth]
-    assert min(overlaps) > 0.3, overlaps
+    assert min(overlaps) > 0.4, overlaps
     assert np.median(overlaps) > 0.6, overlaps  # the crop frames a face about as FER2013 does
-    assert [face.box[0] for face in found] == sorted(face.box[0] for face in found)  # left to right
     for face in found:
         x, y, w, h = face.box
         assert w == h and face.crop.shape == (48, 48) and face.crop.dtype == np.uint8
+        (right_eye, left_eye, nose, right_mouth, left_mouth) = face.landmarks
+        assert all(x <= px <= x + w and y <= py <= y + h for px, py in face.landmarks)
+        assert right_eye[0] < left_eye[0] and max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
 
 
-def test_the_cap_keeps_the_largest_faces_and_says_so(four_face_photo):
+def test_faces_are_numbered_row_by_row_as_people_read(real_data_path):
+    """A 4x4 grid of same-sized head shots, each row a little uneven, as a class photo is."""
+    faces = findable(public_faces(real_data_path, 60), 16)
+    canvas = noisy_canvas(1200, 1000)
+    places = {(row, col): (60 + 280 * col, 40 + 240 * row + 25 * (col % 2)) for row in range(4) for col in range(4)}
+    for face, (x, y) in zip(faces, places.values()):
+        paste(canvas, face, x, y, 150)
+    found, count = find_faces(canvas)
+    assert count == len(found) == 16
+    order = [min(places, key=lambda p: np.hypot(places[p][0] - f.box[0], places[p][1] - f.box[1])) for f in found]
+    assert order == list(places)
+
+
+def test_the_cap_keeps_the_largest_faces_and_says_how_many_there_were(four_face_photo):
     canvas, _ = four_face_photo
     everyone = sorted(face.box for face in find_faces(canvas)[0])
-    found, capped = find_faces(canvas, max_faces=2)
-    assert capped and len(found) == 2
+    found, count = find_faces(canvas, max_faces=2)
+    assert count == 4 and len(found) == 2
     assert sorted(face.box for face in found) == sorted(everyone, key=lambda box: -box[2])[:2]
-    assert find_faces(canvas, max_faces=4)[1] is False
+
+
+@pytest.mark.parametrize("degrees", [30, -30])
+def test_tilted_faces_are_found_and_levelled_by_their_eyes(real_data_path, degrees):
+    tilt_errors, levelled, leaning = [], [], []
+    for face in findable(public_faces(real_data_path, 40), 8, side=160):
+        canvas = noisy_canvas(800, 600)
+        paste_turned(canvas, face, 300, 200, 160, degrees)
+        found = find_faces(canvas)[0]
+        assert len(found) == 1 and iou(found[0].box, (300, 200, 160, 160)) > 0.4
+        tilt_errors.append(found[0].tilt + degrees)  # turned counter-clockwise: it leans the other way
+        original = cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA)
+        levelled.append(similarity(found[0].crop, original))
+        leaning.append(similarity(find_faces(canvas, level=False)[0][0].crop, original))
+    assert np.median(np.abs(tilt_errors)) < 8, tilt_errors
+    assert np.mean(levelled) > np.mean(leaning) + 0.15, (levelled, leaning)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def test_threads_finding_faces_at_once_each_get_their_own_answer(four_face_photo):
+    canvas, _ = four_face_photo
+    photos = [canvas, canvas[:, :800].copy(), canvas[600:].copy(), noisy_canvas(640, 480, seed=5)]
+    alone = [[f.box for f in find_faces(photo)[0]] for photo in photos]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda photo: [f.box for f in find_faces(photo)[0]], photos * 3))
+    assert together == alone * 3
 
 
 def test_detector_finds_most_real_faces_at_ordinary_sizes(real_data_path):
@@ -86,11 +140,11 @@ def test_detector_finds_most_real_faces_at_ordinary_sizes(real_data_path):
                  for i, face in enumerate(faces[start : start + 4])]
         boxes = [face.box for face in find_faces(canvas)[0]]
         hits += sum(any(iou(box, square) > 0.3 for box in boxes) for square in truth)
-    assert hits >= 0.6 * len(faces), f"{hits} of {len(faces)}"
+    assert hits >= 0.9 * len(faces), f"{hits} of {len(faces)}"
 
 
 def test_a_photo_that_is_just_a_tight_face_crop_is_found(real_data_path):
-    """FER-style crops leave no room around the face; the bordered pass finds 75% of these (50% without)."""
+    """FER-style crops leave no room around the face: the close-up pass adds a border."""
     faces = public_faces(real_data_path, 40)
     whole = (0, 0, 144, 144)
     results = [find_faces(cv2.resize(face, whole[2:], interpolation=cv2.INTER_CUBIC))[0] for face in faces]
@@ -99,7 +153,7 @@ def test_a_photo_that_is_just_a_tight_face_crop_is_found(real_data_path):
 
 
 def test_noise_has_no_faces():
-    assert find_faces(noisy_canvas(1200, 900, seed=3)) == ([], False)
+    assert find_faces(noisy_canvas(1200, 900, seed=3)) == ([], 0)
 
 
 def test_whole_image_face_is_the_centred_square():
@@ -112,9 +166,10 @@ def test_whole_image_face_is_the_centred_square():
 
 def test_nested_and_overlapping_detections_count_once():
     boxes = np.array([[100, 100, 80, 80], [110, 110, 50, 50], [120, 95, 80, 80], [400, 100, 60, 60]], float)
-    votes = np.array([9, 3, 5, 4])
-    kept = _without_duplicates(boxes, votes)
-    assert [tuple(box) for box in kept] == [(100, 100, 80, 80), (400, 100, 60, 60)]
+    rows = np.zeros((4, 15))
+    rows[:, :4], rows[:, 14] = boxes, [0.9, 0.3, 0.5, 0.4]
+    kept = _without_duplicates(rows)
+    assert [tuple(row[:4]) for row in kept] == [(100, 100, 80, 80), (400, 100, 60, 60)]
 
 
 def test_face_finding_and_decoding_do_not_load_tensorflow():

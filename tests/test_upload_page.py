@@ -33,7 +33,7 @@ def test_uploading_a_group_photo_shows_each_face_with_chart_and_heatmap(page, re
         paste(canvas, face, x, y, side)
     app = _upload(page, "group.jpg", jpeg(canvas))
     assert not app.exception and not app.error
-    assert "2 face(s) found" in " ".join(str(i.proto) for i in app.get("image"))
+    assert "2 faces found, numbered row by row" in " ".join(str(i.proto) for i in app.get("image"))
     assert [s.value.split(":")[0] for s in app.subheader] == ["Face 1", "Face 2"]
     assert len(app.get("plotly_chart")) >= 2
     assert any("where it looked" in str(i.proto) for i in app.get("image"))
