@@ -91,6 +91,25 @@ def test_predict_reports_each_image_and_names_bad_ones(tiny_model, tmp_path):
     assert written is not None and written.shape[:2] == (120, 96)
 
 
+def test_predict_gives_each_face_its_box_landmarks_and_tilt_in_reading_order(tiny_model, tmp_path, real_data_path):
+    from test_faces import findable, noisy_canvas, paste, public_faces
+
+    canvas = noisy_canvas(900, 700)
+    right, left = findable(public_faces(real_data_path, 30), 2)
+    paste(canvas, right, 550, 80, 160)  # higher, so number 1 although further right
+    paste(canvas, left, 80, 400, 160)
+    photo = tmp_path / "two.png"
+    cv2.imwrite(str(photo), canvas)
+    faces = json.loads(fercore("predict", tiny_model, photo, "--json").stdout)[0]["faces"]
+    assert [face["box"][0] > 450 for face in faces] == [True, False]
+    for face in faces:
+        x, y, w, h = face["box"]
+        points = face["landmarks"]
+        assert list(points) == ["right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner"]
+        assert all(x <= px <= x + w and y <= py <= y + h for px, py in points.values())
+        assert abs(face["tilt"]) < 20
+
+
 def test_predict_on_a_missing_file_says_so(tiny_model, tmp_path):
     result = fercore("predict", tiny_model, tmp_path / "nope.jpg")
     assert result.returncode == 1 and "Cannot read" in result.stdout and "Traceback" not in result.stderr

@@ -143,7 +143,7 @@ def test_a_group_photo_shows_every_face_with_scores_and_heatmap(page, app, real_
     photo.write_bytes(jpeg(canvas))
     open_page(page, url, "Your photo")
     page.locator("input[type=file]").first.set_input_files(photo)
-    page.get_by_text("3 face(s) found, numbered").wait_for()
+    page.get_by_text("3 faces found, numbered row by row").wait_for()
     for number in (1, 2, 3):
         page.get_by_role("heading", name=re.compile(f"^Face {number}:")).wait_for()
     page.get_by_test_id("stPlotlyChart").nth(2).wait_for()

@@ -12,7 +12,8 @@ from fercore.errors import ImageError
 from fercore.faces import Face, whole_image_face
 from fercore.labels import EMOTIONS
 from fercore.model import build_model, hyperparameters
-from fercore.photo import BOX_COLOUR, analyse_photo, confidence_words, draw_boxes
+from fercore.photo import (BOX_COLOUR, FaceResult, PhotoAnalysis, analyse_photo, confidence_words, draw_boxes,
+                           heatmaps_on_photo)
 from fercore.predict import Predictor
 
 
@@ -98,3 +99,17 @@ def test_boxes_are_drawn_numbered_on_a_copy_and_thicker_on_bigger_photos():
         label = drawn[size // 4 - size // 20 : size // 4, size // 4 : size // 4 + size // 20]  # on the top edge
         assert (label == 0).all(axis=2).any() and (label == BOX_COLOUR).all(axis=2).any()  # dark digit on amber
     assert 2 <= edge_widths[0] < edge_widths[1]
+
+
+def test_a_levelled_face_gets_its_heatmap_leaning_back_as_the_face_leans():
+    """The crop of a face leaning 90 degrees clockwise was turned upright: what the model saw at the
+    top of the crop (the forehead) lies on the right of the box in the photo."""
+    face = Face((100, 100, 200, 200), np.zeros((48, 48), np.uint8), tilt=90.0)
+    heat = np.zeros((48, 48), np.float32)
+    heat[:12] = 1.0
+    analysis = PhotoAnalysis(np.zeros((400, 400, 3), np.uint8),
+                             [FaceResult(1, face, np.full(7, 1 / 7), "happy", "unsure", heat)], 1, False)
+    drawn = heatmaps_on_photo(analysis, opacity=1.0).astype(int)
+    inner = drawn[130:270, 110:290]  # inside the box, clear of its border and number
+    right, left = inner[:, -40:].sum(), inner[:, :40].sum()
+    assert right > 3 * left
