@@ -53,20 +53,21 @@ def show_photo(raw: bytes) -> None:
             st.session_state["whole_image_for"] = digest
             st.rerun()
         return
-    if analysis.whole_image:
-        st.caption("No face was found, so the whole image was read as one face.")
-    if analysis.capped:
-        st.caption(f"{analysis.found} faces found: showing the {len(analysis.faces)} largest.")
     st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch",
-             caption=f"{faces_found(len(analysis.faces))}, numbered row by row from the top left")
+             caption=faces_caption(analysis))
     opacity = st.slider("Heatmap strength", 0.0, 1.0, 0.45, 0.05,
                         help="How strongly the map of where the model looked covers the face.")
     for result in analysis.faces:
         show_face(result, opacity)
 
 
-def faces_found(count: int) -> str:
-    return "1 face found" if count == 1 else f"{count} faces found"
+def faces_caption(analysis) -> str:
+    shown = len(analysis.faces)
+    if analysis.whole_image:
+        return "No face was found, so the whole image was read as one face."
+    if analysis.capped:
+        return f"{analysis.found} faces found: the {shown} largest are numbered, row by row from the top left."
+    return f"{'1 face' if shown == 1 else f'{shown} faces'} found, numbered row by row from the top left."
 
 
 def show_face(result, opacity: float) -> None:

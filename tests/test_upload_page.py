@@ -60,6 +60,7 @@ def test_no_face_offers_to_read_the_whole_image(page):
     next(b for b in app.button if "whole image" in b.label).click()
     app.run()
     assert not app.exception and app.subheader[0].value.startswith("Face 1")
+    assert "the whole image was read as one face" in " ".join(str(i.proto) for i in app.get("image"))
 
 
 def test_missing_model_says_how_to_get_one(monkeypatch, tmp_path):
