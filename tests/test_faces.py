@@ -177,3 +177,15 @@ def test_face_finding_and_decoding_do_not_load_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
+
+
+def test_damaged_detector_weights_get_one_sentence_saying_how_to_restore_them(tmp_path, monkeypatch):
+    from fercore import faces
+    from fercore.errors import ArtifactError
+
+    damaged = tmp_path / "yunet.onnx"
+    damaged.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer, say
+    monkeypatch.setattr(faces, "DETECTOR_FILE", damaged)
+    with ThreadPoolExecutor(1) as pool:  # a new thread: the test's own thread may hold a loaded detector
+        with pytest.raises(ArtifactError, match="git checkout models/"):
+            pool.submit(find_faces, noisy_canvas(200, 200)).result()
