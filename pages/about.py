@@ -45,8 +45,9 @@ if card:
         right.plotly_chart(charts.confusion_heatmap(evaluation["private"]["confusion"], "Confusion on PrivateTest"))
     command = card.get("training", {}).get("command")
     if command:
-        st.code(command, language="bash")
-st.subheader("What it can't do")
+        st.caption("The command that trained it:")
+        st.code(command, language=None, wrap_lines=True)  # plain and wrapped: readable, nothing to scroll
+st.header("What it can't do")
 st.markdown(LIMITS)
-st.subheader("Privacy")
+st.header("Privacy")
 st.write(PRIVACY)

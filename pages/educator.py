@@ -69,7 +69,7 @@ def most_missed(report) -> None:
                    f"often read as {EMOTIONS[face.common_guess]}")
         if pool is not None and face.face_id in pool.index:
             col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
-                      caption=caption)
+                      caption=caption, alt=f"A face the class often missed: {caption}.")
         else:
             col.caption(f"{face.face_id}: {caption}")
 

@@ -58,7 +58,8 @@ def ask(pool, learner, level, focus, class_session):
     if question is None or st.session_state.get("question_settings") != settings_now:
         question = next_question(pool, history, level, focus)
         st.session_state.update(question=question, question_settings=settings_now, result=None)
-    st.image(enlarged(question.image), width=FACE_PIXELS)
+    st.image(enlarged(question.image), width=FACE_PIXELS,
+             alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
     result = st.session_state.get("result")
     if result is None:
         st.write("**Which emotion do you see?**")
@@ -99,8 +100,9 @@ def show_heatmap(question):
         st.caption(plain(exc))
         return
     heat = gradcam_for(model).heatmaps(question.image[None], [question.model_guess])[0]
-    st.image(overlay(enlarged(question.image), heat, 0.45), width=FACE_PIXELS,
-             caption=f"Where the model looked for {EMOTIONS[question.model_guess]}. {describe(heat)}")
+    looked = f"Where the model looked for {EMOTIONS[question.model_guess]}. {describe(heat)}"
+    st.image(overlay(enlarged(question.image), heat, 0.45), width=FACE_PIXELS, caption=looked,
+             alt=f"The same face under a heatmap, brighter where the model looked. {looked}")
 
 
 def offer_next_level(history, level, class_session):

@@ -54,7 +54,8 @@ def show_photo(raw: bytes) -> None:
             st.rerun()
         return
     st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch",
-             caption=faces_caption(analysis))
+             caption=faces_caption(analysis), alt="Your photo with a numbered box around each face found. "
+             + faces_caption(analysis))
     opacity = st.slider("Heatmap strength", 0.0, 1.0, 0.45, 0.05,
                         help="How strongly the map of where the model looked covers the face.")
     for result in analysis.faces:
@@ -73,9 +74,12 @@ def faces_caption(analysis) -> str:
 def show_face(result, opacity: float) -> None:
     st.subheader(f"Face {result.number}: {result.confidence}")
     crop_col, heat_col, chart_col = st.columns([1, 1, 2])
-    crop_col.image(result.face.crop, caption="as the model sees it (48x48, eyes levelled)", width=160)
+    crop_col.image(result.face.crop, caption="as the model sees it (48x48, eyes levelled)", width=160,
+                   alt=f"Face {result.number} cut from the photo, greyscale, as the model sees it.")
     heat_col.image(overlay(result.face.crop, result.heatmap, opacity), width=160,
-                   caption=f"where it looked for {result.emotion}")
+                   caption=f"where it looked for {result.emotion}",
+                   alt=f"Face {result.number} under a heatmap of where the model looked for {result.emotion}. "
+                   + describe(result.heatmap))
     chart_col.plotly_chart(charts.probability_bars(result.probabilities, "Emotion scores"),
                            key=f"bars-{result.number}")
     st.caption(describe(result.heatmap) + " The model reads expressions in pixels; it can't know how anyone feels.")
@@ -108,7 +112,9 @@ def mirror_practice() -> None:
         attempts.append({"shot": digest, "target": target, "score": score, "model read": face.emotion})
     left, right = st.columns(2)
     left.metric(f"How strongly the model reads {target}", f"{score:.0%}")
-    left.image(overlay(face.face.crop, face.heatmap, 0.45), width=200, caption=describe(face.heatmap))
+    left.image(overlay(face.face.crop, face.heatmap, 0.45), width=200, caption=describe(face.heatmap),
+               alt=f"Your face under a heatmap of where the model looked for {face.emotion}. "
+               + describe(face.heatmap))
     right.plotly_chart(charts.probability_bars(face.probabilities), key="mirror-bars")
     st.caption("Your attempts this session")
     st.dataframe(pd.DataFrame(attempts).drop(columns="shot").rename(columns={"score": "score for target"}),

@@ -74,3 +74,16 @@ def test_without_the_dataset_the_quiz_says_how_to_get_it(quiz_env, monkeypatch, 
     assert [h.value for h in app.subheader] == ["First, get the faces"]
     assert any("kaggle.com/datasets/msambare/fer2013" in m.value for m in app.markdown)  # where to download
     assert any("nowhere" in c.value for c in app.caption)  # where fercore looks
+
+
+def test_every_image_has_a_text_alternative_and_the_question_gives_no_answer_away(quiz_env):
+    app = _page("Sam")
+    question = [img.alt for element in app.get("image") for img in element.proto.imgs]
+    assert question and all(question)
+    assert not any(emotion in text.lower() for text in question for emotion in EMOTIONS)
+    _choice_buttons(app)[0].click()
+    app.run()
+    revealed = [img.alt for element in app.get("image") for img in element.proto.imgs]
+    assert len(revealed) == 2 and all(revealed)
+    model_read = next(m.value for m in app.metric if m.label == "The model read")
+    assert f"looked for {model_read}" in revealed[1]
