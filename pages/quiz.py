@@ -58,39 +58,48 @@ def ask(pool, learner, level, focus, class_session):
     if question is None or st.session_state.get("question_settings") != settings_now:
         question = next_question(pool, history, level, focus)
         st.session_state.update(question=question, question_settings=settings_now, result=None)
-    st.image(enlarged(question.image), width=FACE_PIXELS,
-             alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
     result = st.session_state.get("result")
+    if result is not None:
+        readings(question, result.answer)
+    # One screen at 1366x768: the face and its heatmap side by side, the words and "Next face" beside them.
+    pictures, words = st.columns([3, 2], gap="large")
+    face, heat = pictures.columns(2)
+    face.image(enlarged(question.image), width="stretch",
+               alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
     if result is None:
-        st.write("**Which emotion do you see?**")
-        cols = st.columns(len(question.choices))
-        for col, choice in zip(cols, question.choices):
-            if col.button(choice.capitalize(), key=f"choice-{choice}", width="stretch"):
-                answered = score(question, choice)
-                store().record(learner, answered.answer, class_session.code if class_session else None)
-                st.session_state["result"] = answered
-                st.rerun()
+        with pictures:
+            choose(question, learner, class_session)
         return
-    reveal(question, result)
-    if st.button("Next face", type="primary"):
-        st.session_state.update(question=None, result=None)
-        st.rerun()
-    offer_next_level(store().answers(learner, limit=ADAPT_WINDOW), level, class_session)
+    if st.session_state.get("show_heatmap", True):
+        with heat:
+            show_heatmap(question)
+    pictures.info(f"**What {EMOTIONS[result.answer.true_label]} often looks like:** {result.cue}.")
+    with words:
+        st.write(("✓ " if result.answer.correct else "") + result.message)
+        st.caption(f"The model was {question.model_confidence:.0%} sure.")
+        if st.button("Next face", type="primary"):
+            st.session_state.update(question=None, result=None)
+            st.rerun()
+        offer_next_level(store().answers(learner, limit=ADAPT_WINDOW), level, class_session)
 
 
-def reveal(question, result):
-    answer = result.answer
+def choose(question, learner, class_session):
+    st.write("**Which emotion do you see?**")
+    cols = st.columns(len(question.choices))
+    for col, choice in zip(cols, question.choices):
+        if col.button(choice.capitalize(), key=f"choice-{choice}", width="stretch"):
+            answered = score(question, choice)
+            store().record(learner, answered.answer, class_session.code if class_session else None)
+            st.session_state["result"] = answered
+            st.rerun()
+
+
+def readings(question, answer):
     mark = "✓ Matches the label" if answer.correct else "Different from the label"
     cols = st.columns(3)
     cols[0].metric("Dataset label", EMOTIONS[answer.true_label])
     cols[1].metric("You chose", EMOTIONS[answer.guess], help=mark)
-    cols[2].metric("The model read", EMOTIONS[answer.model_guess],
-                   help=f"{question.model_confidence:.0%} sure")
-    st.write(("✓ " if answer.correct else "") + result.message)
-    st.caption(f"The model was {question.model_confidence:.0%} sure.")
-    st.info(f"**What {EMOTIONS[answer.true_label]} often looks like:** {result.cue}.")
-    if st.session_state.get("show_heatmap", True):
-        show_heatmap(question)
+    cols[2].metric("The model read", EMOTIONS[answer.model_guess], help=f"{question.model_confidence:.0%} sure")
 
 
 def show_heatmap(question):
@@ -101,7 +110,7 @@ def show_heatmap(question):
         return
     heat = gradcam_for(model).heatmaps(question.image[None], [question.model_guess])[0]
     looked = f"Where the model looked for {EMOTIONS[question.model_guess]}. {describe(heat)}"
-    st.image(overlay(enlarged(question.image), heat, 0.45), width=FACE_PIXELS, caption=looked,
+    st.image(overlay(enlarged(question.image), heat, 0.45), width="stretch", caption=looked,
              alt=f"The same face under a heatmap, brighter where the model looked. {looked}")
 
 
@@ -132,11 +141,14 @@ def scores(learner):
         st.caption(f"{right} of {len(answers)} matched the label so far · current run: {store().streak(learner)}")
 
 
-learner = learner_name()
+name_box, code_box = st.columns(2)
+with name_box:
+    learner = learner_name()
 if learner is None:
     st.info("Type a nickname to start. Your answers are kept under it so you can see your progress.")
     st.stop()
-class_session = join_class(learner)
+with code_box:
+    class_session = join_class(learner)
 level, focus = settings(class_session)
 try:
     pool = quiz_pool()

@@ -278,3 +278,50 @@ def test_a_fresh_clone_gets_the_faces_by_dropping_the_download_then_answers(brow
         shot(page, "import-then-first-reveal")
     assert sorted(p.name for p in data.iterdir()) == ["test", "train"]
     assert len(list(data.rglob("*.jpg"))) == 35_887
+
+
+def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen(browser, app):
+    url, store = app
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        open_page(page, url, "Quiz")
+        type_into(page, "Your nickname", "Kai")  # typed, then Enter: no mouse from here on
+        for number in range(1, 4):
+            choice_buttons(page).first.wait_for()
+            picked = tab_to(page, lambda text: text.lower() in EMOTION_NAMES)
+            page.keyboard.press("Enter")
+            metric(page, "Dataset label").wait_for()
+            heatmap = page.get_by_role("img", name=re.compile("under a heatmap"))
+            heatmap.wait_for()
+            accessible(page, f"reveal {number}, keyboard only") if number == 1 else None
+            assert on_screen(page, heatmap) and on_screen(page, page.get_by_role("button", name="Next face"))
+            assert tab_to(page, lambda text: text == "Next face") == "Next face"
+            page.keyboard.press("Enter")
+            assert store.answers("Kai")[-1].guess == EMOTION_NAMES.index(picked.lower())
+        assert len(store.answers("Kai")) == 3
+    finally:
+        context.close()
+
+
+EMOTION_NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def tab_to(page, wanted, presses: int = 60) -> str:
+    """Press Tab until the focused element's text is wanted; it must show that it has the focus."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        text = page.evaluate("document.activeElement ? document.activeElement.innerText.trim() : ''")
+        if wanted(text):
+            assert page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+                return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'; }"""), (
+                f"{text!r} has the focus but does not show it")
+            return text
+    raise AssertionError(f"{presses} presses of Tab never reached the wanted element")
+
+
+def on_screen(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] + box["width"] <= size["width"]
