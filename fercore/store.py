@@ -56,6 +56,7 @@ BUSY_TIMEOUT_S = 30.0
 CLEAR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 6
 TOKEN_GROUPS = 3  # the educator token: three groups of four, about 59 random bits
+SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
 SITTING_GAP = timedelta(minutes=30)  # a longer pause starts a new sitting
 NICKNAME_MAX = 30
 MOST_MISSED = 10
@@ -287,6 +288,9 @@ class Store:
         if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
             raise StoreError("A session needs a name, at least one of the seven emotions, "
                              "one or more questions and a level.")
+        if len(name) > SESSION_NAME_MAX:
+            raise StoreError(f"A session name can have at most {SESSION_NAME_MAX} characters: it is shown "
+                             "on every learner's screen.")
         token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
         created = datetime.now(timezone.utc)
         while True:

@@ -5,6 +5,7 @@ import streamlit as st
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS
 from fercore.quiz import LEVELS
+from fercore.store import SESSION_NAME_MAX
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.resources import quiz_pool, store
@@ -16,7 +17,7 @@ st.caption("Learners join with the code; only someone holding the educator token
 
 def create_form() -> None:
     with st.form("create"):
-        name = st.text_input("Session name", placeholder="e.g. Tuesday group")
+        name = st.text_input("Session name", placeholder="e.g. Tuesday group", max_chars=SESSION_NAME_MAX)
         emotions = st.multiselect("Emotions to practise", EMOTIONS, default=list(EMOTIONS))
         questions = st.number_input("Faces per learner", 1, 200, 10)
         level = st.select_slider("Level", LEVELS, value=2)

@@ -173,6 +173,12 @@ def test_a_session_needs_real_emotions_and_a_name(store):
             store.create_session(name, emotions, 10, 1)
 
 
+def test_a_session_name_fits_on_one_line_of_a_learners_screen(store):
+    with pytest.raises(StoreError, match="at most 60 characters"):
+        store.create_session("Group " * 55, EMOTIONS, 10, 1)  # 330 characters, as a test once typed
+    assert store.create_session("x" * 60, EMOTIONS, 10, 1)[0].name == "x" * 60
+
+
 def test_educator_data_is_refused_without_the_right_token(store):
     session, token = store.create_session("Group", EMOTIONS, 10, 4)
     other_session, other_token = store.create_session("Other group", EMOTIONS, 10, 4)
