@@ -56,6 +56,7 @@ BUSY_TIMEOUT_S = 30.0
 CLEAR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 6
 TOKEN_GROUPS = 3  # the educator token: three groups of four, about 59 random bits
+TREND_WINDOW = 20  # the fewest answers averaged for each point of a progress trend
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
 SITTING_GAP = timedelta(minutes=30)  # a longer pause starts a new sitting
 NICKNAME_MAX = 30
@@ -180,6 +181,29 @@ class SessionReport:
 
 def default_db_path() -> Path:
     return Path(os.environ.get("FER_DB") or PROJECT_ROOT / "data" / "progress.sqlite3")
+
+
+def trend_window(answered: int) -> int:
+    """Longer histories get smoother trends: about a fortieth of them, at least TREND_WINDOW."""
+    return max(TREND_WINDOW, answered // 40)
+
+
+def trends(answers: Iterable[Answer], window: int) -> dict[str, tuple[list[int], list[float]]]:
+    """A smoothed trend per emotion and for all together ("all emotions"): after each answer, the share of
+    the latest `window` answers of that kind that matched the label, against the learner's answer count.
+    Answers oldest first. Smoothing over answers, not sittings, keeps a sitting with one fear face from
+    swinging the line between 0% and 100%."""
+    recent: dict[str, list[bool]] = {}
+    lines: dict[str, tuple[list[int], list[float]]] = {}
+    for number, answer in enumerate(answers, start=1):
+        for kind in (EMOTIONS[answer.true_label], "all emotions"):
+            hits = recent.setdefault(kind, [])
+            hits.append(answer.correct)
+            del hits[:-window]
+            xs, ys = lines.setdefault(kind, ([], []))
+            xs.append(number)
+            ys.append(sum(hits) / len(hits))
+    return lines
 
 
 def confusion_matrix(answers: Iterable[Answer], model: bool = False) -> np.ndarray:

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from fercore.store import trend_window, trends
 from ui import charts
 from ui.resources import learner_name, store
 from ui.text import plain
@@ -24,9 +25,12 @@ cols[2].metric("Current run", store().streak(learner), help="Answers in a row th
 cols[3].metric("The model on the same faces", f"{(duel.both_right + duel.only_model) / duel.faces:.0%}")
 st.caption("People agree with FER2013's labels only about 65% of the time, so no one matches them always.")
 
-by = st.radio("Show progress by", ["day", "sitting"], horizontal=True)
-periods = store().progress(learner, by=by)
-st.plotly_chart(charts.accuracy_over_time(periods))
+window = trend_window(len(answers))
+lines = trends(answers, window)
+asked = [kind for kind in lines if kind != "all emotions"]
+shown = st.multiselect("Emotions in the chart", asked, default=asked, help="Pick a few to compare them.")
+st.plotly_chart(charts.progress_trends({k: v for k, v in lines.items() if k in shown or k == "all emotions"},
+                                       window))
 
 yours, models = store().confusion(learner)
 left, right = st.columns(2)
@@ -37,7 +41,7 @@ st.subheader("You and the model on the same faces")
 st.write(f"Both matched the label on **{duel.both_right}** faces, only you on **{duel.only_you}**, "
          f"only the model on **{duel.only_model}**, neither on **{duel.both_wrong}**.")
 
-st.subheader("Sittings")
+st.subheader("Sittings, newest first")
 st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
                             "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
-                           for p in store().progress(learner, by="sitting")]), hide_index=True)
+                           for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)

@@ -26,6 +26,26 @@ def test_progress_shows_the_learners_numbers_and_charts(db):
     assert len(app.get("plotly_chart")) == 3
 
 
+def test_a_long_history_reads_as_one_smooth_line_per_emotion_with_newest_sittings_first(db):
+    from datetime import datetime, timedelta
+
+    start = datetime(2026, 1, 5, 9).astimezone()
+    for n in range(1200):  # 60 sittings of 20 answers, a sitting every five hours
+        true = n % 7
+        db.record("Lee", Answer(f"PublicTest_{n}", true, true if n % 3 else (true + 1) % 7, true, 1),
+                  at=start + timedelta(hours=5 * (n // 20), seconds=n))
+    app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
+    app.text_input(key="_nickname_box").input("Lee")
+    app.run()
+    assert not app.exception
+    trend = app.get("plotly_chart")[0].proto.spec
+    assert "latest 30 answers" in trend and trend.count('"mode":"lines"') == 8  # 7 emotions and all together
+    app.multiselect[0].set_value(["fear", "sad"]).run()
+    assert app.get("plotly_chart")[0].proto.spec.count('"mode":"lines"') == 3
+    started = list(app.dataframe[0].value["started"])
+    assert started == sorted(started, reverse=True) and len(started) == 60
+
+
 def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input[0].input("Tuesday group")

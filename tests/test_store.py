@@ -14,7 +14,7 @@ import pytest
 
 from fercore.labels import EMOTIONS, INDEX
 from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, Answer, Store, StoreError, UnknownSessionCode,
-                           WrongEducatorToken, YouVsModel)
+                           WrongEducatorToken, YouVsModel, trends)
 
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
@@ -132,6 +132,16 @@ def test_confusion_matrices_and_you_vs_the_model_on_the_same_faces(store):
     assert model[FEAR, FEAR] == 1 and model[FEAR, SURPRISE] == 1 and model[SAD, HAPPY] == 1
     assert learner.sum() == model.sum() == 4
     assert store.you_vs_model("Sam") == YouVsModel(both_right=1, only_you=1, only_model=1, both_wrong=1)
+
+
+def test_trends_smooth_each_emotion_over_its_latest_answers():
+    # fear: wrong, right, right, right; happy: right, wrong, with a window of 3
+    answers = [answer(FEAR, SAD), answer(FEAR, FEAR), answer(HAPPY, HAPPY), answer(FEAR, FEAR),
+               answer(FEAR, FEAR), answer(HAPPY, SAD)]
+    lines = trends(answers, window=3)
+    assert lines["fear"] == ([1, 2, 4, 5], [0.0, 0.5, 2 / 3, 1.0])  # the first miss has left the window
+    assert lines["happy"] == ([3, 6], [1.0, 0.5])
+    assert lines["all emotions"][1][-1] == 2 / 3 and set(lines) == {"fear", "happy", "all emotions"}
 
 
 def test_progress_by_day_and_by_sitting(store):

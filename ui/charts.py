@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 from fercore.labels import EMOTIONS
 
 MUTED = ["#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
+DASHES = ["dot", "dash", "longdash", "dashdot", "longdashdot", "6px,3px,2px,3px", "2px,6px"]
 LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), paper_bgcolor="rgba(0,0,0,0)", font=dict(size=14))
 
 
@@ -75,19 +76,19 @@ def best_so_far(trials: list[dict]) -> go.Figure:
     return fig
 
 
-def accuracy_over_time(periods) -> go.Figure:
-    """Per-emotion share of answers matching the label, one point per day or sitting."""
+def progress_trends(lines: dict, window: int) -> go.Figure:
+    """Smoothed share of answers matching the label, per emotion and overall, against answers so far.
+    Every line has its own dash pattern as well as its colour, so colour is never the only key."""
     fig = go.Figure()
-    labels = [p.label for p in periods]
-    for colour, emotion in zip(MUTED, EMOTIONS):
-        ys = [p.emotions[emotion].accuracy if emotion in p.emotions else None for p in periods]
-        if any(y is not None for y in ys):
-            fig.add_scatter(x=labels, y=ys, name=emotion, mode="lines+markers", connectgaps=True,
-                            line=dict(color=colour))
-    fig.add_scatter(x=labels, y=[p.overall.accuracy for p in periods], name="all emotions", mode="lines",
-                    line=dict(color="#2F3437", width=4))
-    fig.update_layout(title="Matching the label, over time", yaxis=dict(range=[0, 1.05], tickformat=".0%"),
-                      xaxis_type="category", height=380, **LAYOUT)
+    styles = {emotion: dict(color=colour, dash=dash, width=2)
+              for colour, dash, emotion in zip(MUTED, DASHES, EMOTIONS)}
+    styles["all emotions"] = dict(color="#111314", width=4)
+    for kind in [k for k in styles if k in lines]:  # the legend in the usual order of emotions
+        xs, ys = lines[kind]
+        fig.add_scatter(x=xs, y=ys, name=kind, mode="lines", line=styles[kind])
+    fig.update_layout(title=f"Matching the label: each point is your latest {window} answers of that kind",
+                      xaxis=dict(title="answers so far", rangemode="tozero"),
+                      yaxis=dict(range=[0, 1.05], tickformat=".0%"), height=400, **LAYOUT)
     return fig
 
 
