@@ -53,9 +53,9 @@ def show_photo(raw: bytes) -> None:
             st.session_state["whole_image_for"] = digest
             st.rerun()
         return
-    st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch",
-             caption=faces_caption(analysis), alt="Your photo with a numbered box around each face found. "
-             + faces_caption(analysis))
+    found = faces_caption(analysis)
+    st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch", caption=found,
+             alt=f"Your photo with a numbered box around each face found. {found}")
     opacity = st.slider("Heatmap strength", 0.0, 1.0, 0.45, 0.05,
                         help="How strongly the map of where the model looked covers the face.")
     for result in analysis.faces:
