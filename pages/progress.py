@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from fercore.labels import EMOTIONS
 from fercore.store import trend_window, trends
 from ui import charts
 from ui.resources import learner_name, store
@@ -27,7 +28,7 @@ st.caption("People agree with FER2013's labels only about 65% of the time, so no
 
 window = trend_window(len(answers))
 lines = trends(answers, window)
-asked = [kind for kind in lines if kind != "all emotions"]
+asked = [emotion for emotion in EMOTIONS if emotion in lines]
 shown = st.multiselect("Emotions in the chart", asked, default=asked, help="Pick a few to compare them.")
 st.plotly_chart(charts.progress_trends({k: v for k, v in lines.items() if k in shown or k == "all emotions"},
                                        window))

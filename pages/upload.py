@@ -89,6 +89,9 @@ def mirror_practice() -> None:
     st.header("Mirror practice")
     st.write("Pick an emotion, make that face at the camera, and see how strongly the model reads it. "
              "Take as long as you like.")
+    if not st.toggle("Use the camera for mirror practice", key="mirror_on",
+                     help="The browser asks for the camera only once this is on."):
+        return
     target = st.selectbox("Emotion to practise", EMOTIONS, index=EMOTIONS.index("happy"))
     shot = st.camera_input("Take a picture", key="mirror_camera")
     if shot is None:

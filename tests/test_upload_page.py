@@ -67,3 +67,11 @@ def test_missing_model_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_MODEL", str(tmp_path / "none.keras"))
     app = AppTest.from_file("../pages/upload.py", default_timeout=60).run()
     assert not app.exception and "No model file" in app.warning[0].value
+
+
+def test_the_camera_is_asked_for_only_when_someone_chooses_it(page):
+    assert not page.exception and not page.get("camera_input")  # "A file" and mirror practice off
+    page.radio[0].set_value("The camera").run()
+    assert len(page.get("camera_input")) == 1
+    page.toggle(key="mirror_on").set_value(True).run()
+    assert len(page.get("camera_input")) == 2  # both chosen: the photo and mirror practice
