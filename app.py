@@ -1,6 +1,8 @@
 """fercore: practise reading facial emotions. Start with `streamlit run app.py`."""
 import streamlit as st
 
+from ui.display import display_choices
+
 st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
 
 # One flat list: with sections, Streamlit nests the headings and links in a way axe-core reports as a
@@ -14,4 +16,6 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/about.py", title="About the model", icon=":material/info:"),
 ]
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+display_choices()  # the sidebar's display switches, for every page
+page.run()

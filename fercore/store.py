@@ -26,7 +26,7 @@ from fercore.data import PROJECT_ROOT
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS, NUM_CLASSES
 
-SCHEMA_VERSION = 1  # kept in PRAGMA user_version
+SCHEMA_VERSION = 2  # kept in PRAGMA user_version; 2 added display_choices
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS answers (
     guess       INTEGER NOT NULL CHECK (guess BETWEEN 0 AND {NUM_CLASSES - 1}),
     model_guess INTEGER NOT NULL CHECK (model_guess BETWEEN 0 AND {NUM_CLASSES - 1}),
     level       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS display_choices (
+    learner     TEXT PRIMARY KEY COLLATE NOCASE,
+    choices     TEXT NOT NULL              -- comma-separated names of the DisplayChoices that are on
 );
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
@@ -134,6 +138,16 @@ class Period:
     session: str | None  # the educator session, when every answer in the period belongs to one
     overall: Tally
     emotions: dict[str, Tally]  # by true emotion, only those asked
+
+
+@dataclass(frozen=True)
+class DisplayChoices:
+    """How a learner wants the app shown; all off unless they choose."""
+
+    larger_text: bool = False
+    high_contrast: bool = False
+    reduced_motion: bool = False
+    read_aloud: bool = False  # the question, the reveal and the cue, by the browser's speech synthesis
 
 
 @dataclass(frozen=True)
@@ -289,6 +303,16 @@ class Store:
         """The learner's confusion matrix and the model's on the same faces."""
         answers = self.answers(learner)
         return confusion_matrix(answers), confusion_matrix(answers, model=True)
+
+    def display_choices(self, learner: str) -> DisplayChoices:
+        rows = self._execute("SELECT choices FROM display_choices WHERE learner = ?", (normalize_nickname(learner),))
+        on = set(rows[0][0].split(",")) if rows else set()
+        return DisplayChoices(**{name: name in on for name in DisplayChoices.__dataclass_fields__})
+
+    def save_display_choices(self, learner: str, choices: DisplayChoices) -> None:
+        on = ",".join(name for name, value in vars(choices).items() if value)
+        self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (learner) DO UPDATE SET choices = ?",
+                      (normalize_nickname(learner), on, on))
 
     def streak(self, learner: str) -> int:
         """How many answers in a row, up to the latest, were right."""

@@ -8,6 +8,7 @@ from fercore.explain import describe, gradcam_for, overlay
 from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
 from ui.dataset_panel import dataset_panel
+from ui.display import read_aloud
 from ui.resources import active_predictor, learner_name, model_problem, quiz_pool, store, warm_model
 from ui.text import plain
 
@@ -69,11 +70,14 @@ def ask(pool, learner, level, focus, class_session):
     if result is None:
         with pictures:
             choose(question, learner, class_session)
+        read_aloud("Which emotion do you see? " + ", ".join(question.choices) + ".")
         return
     if st.session_state.get("show_heatmap", True):
         with heat:
             show_heatmap(question)
+    cue = f"What {EMOTIONS[result.answer.true_label]} often looks like: {result.cue}."
     pictures.info(f"**What {EMOTIONS[result.answer.true_label]} often looks like:** {result.cue}.")
+    read_aloud(f"{result.message} {cue}")
     with words:
         st.write(("✓ " if result.answer.correct else "") + result.message)
         st.caption(f"The model was {question.model_confidence:.0%} sure.")

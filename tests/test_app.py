@@ -49,3 +49,31 @@ def test_pages_with_fer2013_present_show_no_panel(folder_dataset, monkeypatch):
     monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
     app = AppTest.from_file("../pages/home.py", default_timeout=60).run()
     assert not app.exception and not app.subheader
+
+
+def test_display_choices_change_the_page_and_come_back_with_the_nickname(monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
+    app = AppTest.from_function(a_page_with_display_choices, default_timeout=60).run()
+    assert not app.exception and not styles(app)  # all off by default
+    app.session_state["nickname"] = "Zoë"
+    app.run()
+    app.toggle(key="display_larger_text").set_value(True).run()
+    app.toggle(key="display_reduced_motion").set_value(True).run()
+    assert "font-size: 125%" in styles(app) and "animation: none" in styles(app)
+
+    later = AppTest.from_function(a_page_with_display_choices, default_timeout=60)  # another day, browser
+    later.session_state["nickname"] = "zoë"
+    later.run()
+    assert later.toggle(key="display_larger_text").value and not later.toggle(key="display_high_contrast").value
+    assert "font-size: 125%" in styles(later) and "animation: none" in styles(later)
+
+
+def a_page_with_display_choices():
+    """What app.py does before every page (AppTest reruns only the page of a navigation app)."""
+    from ui.display import display_choices
+
+    display_choices()
+
+
+def styles(app) -> str:
+    return " ".join(str(element.proto) for element in app.get("html"))

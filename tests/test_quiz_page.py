@@ -87,3 +87,18 @@ def test_every_image_has_a_text_alternative_and_the_question_gives_no_answer_awa
     assert len(revealed) == 2 and all(revealed)
     model_read = next(m.value for m in app.metric if m.label == "The model read")
     assert f"looked for {model_read}" in revealed[1]
+
+
+def test_read_aloud_speaks_the_question_and_the_reveal_only_when_chosen(quiz_env):
+    app = _page("Sam")
+    assert not spoken(app)  # off by default
+    app.session_state["display_read_aloud"] = True
+    app.run()
+    assert "Which emotion do you see?" in spoken(app)
+    _choice_buttons(app)[0].click()
+    app.run()
+    assert "often looks like" in spoken(app)
+
+
+def spoken(app) -> str:
+    return " ".join(str(element.proto) for element in app.get("iframe") if "speechSynthesis" in str(element.proto))

@@ -2,6 +2,7 @@
 import csv
 import io
 import sqlite3
+from contextlib import closing
 import subprocess
 import sys
 import threading
@@ -13,8 +14,8 @@ import numpy as np
 import pytest
 
 from fercore.labels import EMOTIONS, INDEX
-from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, Answer, Store, StoreError, UnknownSessionCode,
-                           WrongEducatorToken, YouVsModel, trends)
+from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA_VERSION, Answer, DisplayChoices, Store,
+                           StoreError, UnknownSessionCode, WrongEducatorToken, YouVsModel, trends)
 
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
@@ -58,7 +59,22 @@ def test_answers_survive_a_restart_in_a_wal_database(tmp_path):
         ("PublicTest_7", HAPPY, HAPPY, HAPPY, 2), ("PrivateTest_9", FEAR, SURPRISE, SAD, 3)]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_display_choices_are_kept_per_learner_and_a_version_1_file_gains_their_table(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    Store(path)
+    with closing(sqlite3.connect(path)) as conn:  # as a file from before display choices
+        conn.executescript("DROP TABLE display_choices; PRAGMA user_version = 1;")
+    store = Store(path)
+    assert store.display_choices("Zoe") == DisplayChoices()  # all off until chosen
+    store.save_display_choices("Zoe", DisplayChoices(larger_text=True, read_aloud=True))
+    store.save_display_choices("Sam", DisplayChoices(high_contrast=True))
+    assert Store(path).display_choices("zoe") == DisplayChoices(larger_text=True, read_aloud=True)
+    store.save_display_choices("Zoe", DisplayChoices(reduced_motion=True))
+    assert store.display_choices("Zoe") == DisplayChoices(reduced_motion=True)
+    assert store.display_choices("Sam") == DisplayChoices(high_contrast=True)
 
 
 def test_the_database_path_comes_from_fer_db(tmp_path, monkeypatch):
