@@ -84,18 +84,21 @@ def free_places(image: np.ndarray, sides, rng: np.random.Generator) -> list[tupl
     return [(x, y) for x, y, _ in placed]
 
 
-def iou(a, b) -> float:
+def intersection(a, b) -> float:
+    """The area two (x, y, w, h) boxes share."""
     width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = width * height
+    return width * height
+
+
+def iou(a, b) -> float:
+    inter = intersection(a, b)
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def within(a, b) -> float:
     """The share of box a that lies inside box b."""
-    width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return width * height / (a[2] * a[3])
+    return intersection(a, b) / (a[2] * a[3])
 
 
 def load_predictor() -> tuple[Predictor, str]:

@@ -75,9 +75,9 @@ def ask(pool, learner, level, focus, class_session):
     if st.session_state.get("show_heatmap", True):
         with heat:
             show_heatmap(question)
-    cue = f"What {EMOTIONS[result.answer.true_label]} often looks like: {result.cue}."
-    pictures.info(f"**What {EMOTIONS[result.answer.true_label]} often looks like:** {result.cue}.")
-    read_aloud(f"{result.message} {cue}")
+    labelled = EMOTIONS[result.answer.true_label]
+    pictures.info(f"**What {labelled} often looks like:** {result.cue}.")
+    read_aloud(f"{result.message} What {labelled} often looks like: {result.cue}.")
     with words:
         st.write(("✓ " if result.answer.correct else "") + result.message)
         st.caption(f"The model was {question.model_confidence:.0%} sure.")

@@ -17,6 +17,7 @@ from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
+from fercore.labels import EMOTIONS
 from fercore.store import Store
 
 SHOTS = PROJECT_ROOT / "test-output" / "e2e"
@@ -54,9 +55,9 @@ def app(browser, tmp_path_factory):
 
 
 @contextmanager
-def new_page(browser):
+def new_page(browser, width: int = 1280, height: int = 1600):
     """A page in a browser context of its own: a person with their own cookies and session."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(WAIT_MS)
     try:
         yield context.new_page()
@@ -160,8 +161,7 @@ def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
         page.get_by_role("button", name="Next face").click()
     choice_buttons(page).first.wait_for()
     shot(page, "quiz-next-question")
-    assert [a.guess for a in store.answers("Sam")] == [["angry", "disgust", "fear", "happy", "sad", "surprise",
-                                                        "neutral"].index(p) for p in picked]
+    assert [a.guess for a in store.answers("Sam")] == [EMOTIONS.index(p) for p in picked]
 
 
 def test_a_group_photo_shows_every_face_with_scores_and_heatmap(page, app, real_data_path, tmp_path):
@@ -286,27 +286,23 @@ def test_a_fresh_clone_gets_the_faces_by_dropping_the_download_then_answers(brow
 
 def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen(browser, app):
     url, store = app
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    try:
+    with new_page(browser, 1366, 768) as page:
         open_page(page, url, "Quiz")
         type_into(page, "Your nickname", "Kai")  # typed, then Enter: no mouse from here on
         for number in range(1, 4):
             choice_buttons(page).first.wait_for()
-            picked = tab_to(page, lambda text: text.lower() in EMOTION_NAMES)
+            picked = tab_to(page, lambda text: text.lower() in EMOTIONS)
             page.keyboard.press("Enter")
             metric(page, "Dataset label").wait_for()
             heatmap = page.get_by_role("img", name=re.compile("under a heatmap"))
             heatmap.wait_for()
-            accessible(page, f"reveal {number}, keyboard only") if number == 1 else None
+            if number == 1:
+                accessible(page, "reveal, keyboard only")
             assert on_screen(page, heatmap) and on_screen(page, page.get_by_role("button", name="Next face"))
             assert tab_to(page, lambda text: text == "Next face") == "Next face"
             page.keyboard.press("Enter")
-            assert store.answers("Kai")[-1].guess == EMOTION_NAMES.index(picked.lower())
+            assert store.answers("Kai")[-1].guess == EMOTIONS.index(picked.lower())
         assert len(store.answers("Kai")) == 3
-    finally:
-        context.close()
 
 
 def test_display_choices_pass_the_checks_and_follow_the_learner_to_another_browser(browser, app):
@@ -330,9 +326,6 @@ def test_display_choices_pass_the_checks_and_follow_the_learner_to_another_brows
         elsewhere.wait_for_function(larger)  # the choices came back with the nickname
 
 
-EMOTION_NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
 def tab_to(page, wanted, presses: int = 60) -> str:
     """Press Tab until the focused element's text is wanted; it must show that it has the focus."""
     for _ in range(presses):
@@ -349,4 +342,5 @@ def tab_to(page, wanted, presses: int = 60) -> str:
 def on_screen(page, locator) -> bool:
     box = locator.bounding_box()
     size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] + box["width"] <= size["width"]
+    return (box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+            and box["x"] + box["width"] <= size["width"])

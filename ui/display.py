@@ -31,8 +31,8 @@ STYLES = {
 }
 
 
-def display_choices() -> DisplayChoices:
-    """Draw the switches in the sidebar, apply the chosen styles to the page, and return the choices."""
+def display_choices() -> None:
+    """Draw the switches in the sidebar and apply the chosen styles to the page."""
     _load_for(st.session_state.get("nickname", ""))
     with st.sidebar.expander("Display"):
         for name, label in LABELS.items():
@@ -41,7 +41,6 @@ def display_choices() -> DisplayChoices:
     css = "".join(STYLES[name] for name in STYLES if getattr(chosen, name))
     if css:
         st.html(f"<style>{css}</style>")
-    return chosen
 
 
 def current() -> DisplayChoices:
