@@ -1,8 +1,10 @@
 """Learners' answers and educators' sessions in one SQLite file, shared by threads and processes.
 
-A learner is a nickname and nothing more. Every call opens its own short connection (WAL mode,
-busy timeout, one statement per write), so one Store can serve every browser session of the app.
-No TensorFlow here.
+A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
+learner's answers only after `sign_in`. Nicknames match whatever the case, in any alphabet. Answers
+and sessions older than the retention period (FER_RETENTION_DAYS, default 180) are deleted.
+Every call opens its own short connection (WAL mode, busy timeout, one statement per write), so one
+Store can serve every browser session of the app. No TensorFlow here.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import io
 import os
 import secrets
 import sqlite3
+import unicodedata
 from collections import Counter, defaultdict
 from contextlib import closing
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ from fercore.data import PROJECT_ROOT
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS, NUM_CLASSES
 
-SCHEMA_VERSION = 2  # kept in PRAGMA user_version; 2 added display_choices
+SCHEMA_VERSION = 3  # kept in PRAGMA user_version; 2 added display_choices, 3 learners
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -52,6 +55,12 @@ CREATE TABLE IF NOT EXISTS display_choices (
     learner     TEXT PRIMARY KEY COLLATE NOCASE,
     choices     TEXT NOT NULL              -- comma-separated names of the DisplayChoices that are on
 );
+CREATE TABLE IF NOT EXISTS learners (
+    folded      TEXT PRIMARY KEY,          -- the nickname case-folded (any alphabet): how it is looked up
+    name        TEXT NOT NULL,             -- as first typed
+    key_hash    TEXT NOT NULL,             -- sha256 of the learner's key, never the key
+    created_at  TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
 """
@@ -60,13 +69,16 @@ BUSY_TIMEOUT_S = 30.0
 CLEAR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 6
 TOKEN_GROUPS = 3  # the educator token: three groups of four, about 59 random bits
+KEY_GROUPS = 2  # a learner's key: two groups of four, about 40 bits, short enough to say aloud
+RETENTION_DAYS = 180
 TREND_WINDOW = 20  # the fewest answers averaged for each point of a progress trend
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
 SITTING_GAP = timedelta(minutes=30)  # a longer pause starts a new sitting
 NICKNAME_MAX = 30
 MOST_MISSED = 10
 CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
-               "model_correct", "level", "session")
+               "model_correct", "level", "session", "session_name")
+CSV_TIME = "%Y-%m-%d %H:%M:%S"  # the server's local time, a form spreadsheets read as a date
 
 
 class StoreError(FercoreError):
@@ -78,6 +90,14 @@ class UnknownSessionCode(StoreError):
 
 
 class WrongEducatorToken(StoreError):
+    pass
+
+
+class NicknameTaken(StoreError):
+    pass
+
+
+class WrongLearnerKey(StoreError):
     pass
 
 
@@ -184,6 +204,15 @@ class MissedFace:
 
 
 @dataclass(frozen=True)
+class SessionResult:
+    """One learner's answers in one class session: theirs only, never ranked against others."""
+
+    overall: Tally
+    emotions: dict[str, Tally]  # by true emotion, in EMOTIONS order
+    hard_faces: list[MissedFace]  # the faces they missed
+
+
+@dataclass(frozen=True)
 class SessionReport:
     session: Session
     learners: dict[str, Tally]
@@ -195,6 +224,18 @@ class SessionReport:
 
 def default_db_path() -> Path:
     return Path(os.environ.get("FER_DB") or PROJECT_ROOT / "data" / "progress.sqlite3")
+
+
+def retention_days() -> int:
+    """FER_RETENTION_DAYS, else RETENTION_DAYS."""
+    text = os.environ.get("FER_RETENTION_DAYS", "")
+    try:
+        days = int(text) if text else RETENTION_DAYS
+    except ValueError:
+        raise StoreError(f"FER_RETENTION_DAYS must be a whole number of days, not {text!r}.") from None
+    if days < 1:
+        raise StoreError("FER_RETENTION_DAYS must be at least 1.")
+    return days
 
 
 def trend_window(answered: int) -> int:
@@ -229,13 +270,18 @@ def confusion_matrix(answers: Iterable[Answer], model: bool = False) -> np.ndarr
 
 
 def normalize_nickname(nickname: str) -> str:
-    """Trimmed, single-spaced; letters, digits, space, - _ . only, so a CSV cell never starts a formula."""
-    name = " ".join(str(nickname).split())
+    """Trimmed, single-spaced, NFKC; letters, digits, space, - _ . only, so a CSV cell never starts a formula."""
+    name = " ".join(unicodedata.normalize("NFKC", str(nickname)).split())
     if not 1 <= len(name) <= NICKNAME_MAX:
         raise StoreError(f"A nickname needs 1 to {NICKNAME_MAX} characters.")
     if not name[0].isalnum() or not all(c.isalnum() or c in " -_." for c in name):
         raise StoreError("A nickname may use letters, digits, spaces and - _ . and must start with a letter or digit.")
     return name
+
+
+def fold(nickname: str) -> str:
+    """How nicknames are compared: "ZOË" and "zoë" are the same learner."""
+    return normalize_nickname(nickname).casefold()
 
 
 def normalize_code(text: str) -> str:
@@ -255,6 +301,7 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
         conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self.expire(retention_days())
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         # Autocommit: each write is one statement, so each is its own short transaction.
@@ -267,11 +314,80 @@ class Store:
         with closing(self._connect()) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def _execute_together(self, *statements: tuple[str, tuple]) -> list[int]:
+        """Several writes as one transaction; returns each one's row count."""
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return counts
+
+    # Identity
+
+    def register_learner(self, nickname: str) -> tuple[str, str]:
+        """A new learner: returns the nickname as kept and their key (show it once; only its hash is kept).
+        Answers saved under the nickname before keys existed go to whoever registers it first."""
+        name = normalize_nickname(nickname)
+        earlier = self._execute("SELECT learner FROM answers WHERE learner = ? LIMIT 1", (name,))
+        name = earlier[0][0] if earlier else name
+        key = "-".join(_random_text(4) for _ in range(KEY_GROUPS))
+        try:
+            self._execute("INSERT INTO learners VALUES (?, ?, ?, ?)",
+                          (name.casefold(), name, _hash(key), datetime.now(timezone.utc).isoformat()))
+        except sqlite3.IntegrityError:
+            raise NicknameTaken(f"The nickname {name} is taken. If it is yours, type your key; "
+                                "if not, choose another nickname.") from None
+        return name, key
+
+    def is_registered(self, nickname: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM learners WHERE folded = ?", (fold(nickname),)))
+
+    def sign_in(self, nickname: str, key: str) -> str:
+        """The nickname as kept, when the key opens it; raises WrongLearnerKey otherwise."""
+        name = normalize_nickname(nickname)
+        rows = self._execute("SELECT name, key_hash FROM learners WHERE folded = ?", (name.casefold(),))
+        if not rows or not key or not hmac.compare_digest(_hash(key), rows[0][1]):
+            raise WrongLearnerKey(f"That key does not open the nickname {name}. Check the key, "
+                                  "or choose another nickname.")
+        return rows[0][0]
+
+    def forget_learner(self, nickname: str, key: str) -> int:
+        """Delete the learner, their answers and display choices; returns how many answers went."""
+        name = self.sign_in(nickname, key)
+        answers, *_ = self._execute_together(("DELETE FROM answers WHERE learner = ?", (name,)),
+                                             ("DELETE FROM display_choices WHERE learner = ?", (name,)),
+                                             ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
+        return answers
+
+    def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
+        """Delete answers and sessions older than `days` (a session's answers go with it), and learners
+        registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
+        old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
+        idle_learners = "SELECT name FROM learners WHERE created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
+        answers, sessions, *_ = self._execute_together(
+            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions})", (cutoff,)),
+            ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
+            (f"DELETE FROM display_choices WHERE learner IN ({idle_learners})", (cutoff,)),
+            (f"DELETE FROM learners WHERE name IN ({idle_learners})", (cutoff,)),
+        )
+        return answers, sessions
+
+    def _kept_name(self, nickname: str) -> str:
+        """The nickname as registered (any case typed), else as typed."""
+        name = normalize_nickname(nickname)
+        rows = self._execute("SELECT name FROM learners WHERE folded = ?", (name.casefold(),))
+        return rows[0][0] if rows else name
+
     # Learners
 
     def record(self, learner: str, answer: Answer, session: str | None = None,
                at: datetime | None = None) -> StoredAnswer:
-        learner = normalize_nickname(learner)
+        learner = self._kept_name(learner)
         session = normalize_code(session) if session else None
         at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         try:
@@ -292,7 +408,7 @@ class Store:
 
     def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
         """The learner's answers, oldest first; with limit, only the latest that many."""
-        return self._answers("learner = ?", (normalize_nickname(learner),), limit)
+        return self._answers("learner = ?", (self._kept_name(learner),), limit)
 
     def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
         """Accuracy overall and per emotion for each day or sitting, oldest first."""
@@ -305,27 +421,31 @@ class Store:
         return confusion_matrix(answers), confusion_matrix(answers, model=True)
 
     def display_choices(self, learner: str) -> DisplayChoices:
-        rows = self._execute("SELECT choices FROM display_choices WHERE learner = ?", (normalize_nickname(learner),))
+        rows = self._execute("SELECT choices FROM display_choices WHERE learner = ?", (self._kept_name(learner),))
         on = set(rows[0][0].split(",")) if rows else set()
         return DisplayChoices(**{name: name in on for name in DisplayChoices.__dataclass_fields__})
 
     def save_display_choices(self, learner: str, choices: DisplayChoices) -> None:
         on = ",".join(name for name, value in vars(choices).items() if value)
         self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (learner) DO UPDATE SET choices = ?",
-                      (normalize_nickname(learner), on, on))
+                      (self._kept_name(learner), on, on))
 
     def streak(self, learner: str) -> int:
         """How many answers in a row, up to the latest, were right."""
         (count,) = self._execute(
             "SELECT COUNT(*) FROM answers WHERE learner = ?1 AND id > "
             "(SELECT IFNULL(MAX(id), 0) FROM answers WHERE learner = ?1 AND guess != true_label)",
-            (normalize_nickname(learner),),
+            (self._kept_name(learner),),
         )[0]
         return count
 
     def you_vs_model(self, learner: str) -> YouVsModel:
         outcomes = Counter((a.correct, a.model_correct) for a in self.answers(learner))
         return YouVsModel(outcomes[True, True], outcomes[True, False], outcomes[False, True], outcomes[False, False])
+
+    def session_result(self, learner: str, code: str) -> SessionResult:
+        answers = self._answers("learner = ? AND session = ?", (self._kept_name(learner), normalize_code(code)))
+        return SessionResult(Tally.of(answers), _by_emotion(answers), _most_missed(answers))
 
     # Educators
 
@@ -339,6 +459,7 @@ class Store:
         if len(name) > SESSION_NAME_MAX:
             raise StoreError(f"A session name can have at most {SESSION_NAME_MAX} characters: it is shown "
                              "on every learner's screen.")
+        self.expire(retention_days())  # a long-running server expires old data as new sessions start
         token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
         created = datetime.now(timezone.utc)
         while True:
@@ -364,14 +485,13 @@ class Store:
     def session_report(self, code: str, token: str) -> SessionReport:
         session = self._authorize(code, token)
         answers = self._answers("session = ?", (session.code,))
-        by_learner, by_emotion = defaultdict(list), defaultdict(list)
+        by_learner = defaultdict(list)
         for a in answers:
             by_learner[a.learner].append(a)
-            by_emotion[EMOTIONS[a.true_label]].append(a)
         return SessionReport(
             session,
             {learner: Tally.of(group) for learner, group in sorted(by_learner.items())},
-            {e: Tally.of(by_emotion[e]) for e in EMOTIONS if e in by_emotion},
+            _by_emotion(answers),
             confusion_matrix(answers),
             confusion_matrix(answers, model=True),
             _most_missed(answers),
@@ -384,10 +504,17 @@ class Store:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for a in self._answers("session = ?", (session.code,)):
-            writer.writerow([a.answered_at.isoformat(), a.learner, a.face_id, EMOTIONS[a.true_label],
-                             EMOTIONS[a.guess], EMOTIONS[a.model_guess], int(a.correct), int(a.model_correct),
-                             a.level, a.session])
+            writer.writerow([a.answered_at.astimezone().strftime(CSV_TIME), a.learner, a.face_id,
+                             EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess], int(a.correct),
+                             int(a.model_correct), a.level, a.session, session.name])
         return out.getvalue()
+
+    def delete_session(self, code: str, token: str) -> int:
+        """Delete the session and every answer in it; returns how many answers went."""
+        session = self._authorize(code, token)
+        answers, _ = self._execute_together(("DELETE FROM answers WHERE session = ?", (session.code,)),
+                                            ("DELETE FROM sessions WHERE code = ?", (session.code,)))
+        return answers
 
     def _authorize(self, code: str, token: str | None) -> Session:
         session = self.join_session(code)
@@ -436,11 +563,16 @@ def _period(answers: list[StoredAnswer], by: str) -> Period:
     start, end = answers[0].answered_at, answers[-1].answered_at
     label = start.astimezone().strftime("%Y-%m-%d" if by == "day" else "%Y-%m-%d %H:%M")
     sessions = {a.session for a in answers}
-    by_emotion = defaultdict(list)
-    for a in answers:
-        by_emotion[EMOTIONS[a.true_label]].append(a)
     return Period(label, start, end, sessions.pop() if len(sessions) == 1 else None, Tally.of(answers),
-                  {e: Tally.of(by_emotion[e]) for e in EMOTIONS if e in by_emotion})
+                  _by_emotion(answers))
+
+
+def _by_emotion(answers: list[StoredAnswer]) -> dict[str, Tally]:
+    """A tally per true emotion, in EMOTIONS order, only the emotions asked."""
+    groups = defaultdict(list)
+    for a in answers:
+        groups[EMOTIONS[a.true_label]].append(a)
+    return {e: Tally.of(groups[e]) for e in EMOTIONS if e in groups}
 
 
 def _most_missed(answers: list[StoredAnswer]) -> list[MissedFace]:

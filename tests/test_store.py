@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from fercore.labels import EMOTIONS, INDEX
-from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA_VERSION, Answer, DisplayChoices, Store,
-                           StoreError, UnknownSessionCode, WrongEducatorToken, YouVsModel, trends)
+from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA_VERSION, Answer, DisplayChoices,
+                           NicknameTaken, Store, StoreError, UnknownSessionCode, WrongEducatorToken,
+                           WrongLearnerKey, YouVsModel, trends)
 
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
@@ -249,5 +250,114 @@ def test_csv_export_has_a_header_and_every_session_answer(store):
     exported = [dict(zip(rows[0], row)) for row in rows[1:]]
     assert [(r["face_id"], r["true_label"], r["guess"], r["model_guess"]) for r in exported] == [
         (a.face_id, EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess]) for a in written]
-    assert all(r["session"] == session.code for r in exported)
+    assert all(r["session"] == session.code and r["session_name"] == "Group" for r in exported)
     assert [r["correct"] for r in exported] == [str(int(a.correct)) for a in written]
+    # Local time to the second: a spreadsheet reads it as a date and time.
+    stamp = datetime.strptime(exported[0]["answered_at"], "%Y-%m-%d %H:%M:%S")
+    assert abs(stamp - datetime.now()) < timedelta(minutes=5)
+
+
+def test_a_new_learner_gets_a_key_and_only_that_key_opens_the_nickname(store):
+    name, key = store.register_learner("Robin")
+    assert name == "Robin" and len(key) == 9 and key[4] == "-" and set(key.replace("-", "")) <= set(CLEAR_ALPHABET)
+    assert store.sign_in("robin", key.lower()) == "Robin"  # the key as it may be typed
+    for wrong in ("", "AAAA-AAAA", key[:-1]):
+        with pytest.raises(WrongLearnerKey, match="does not open the nickname robin"):
+            store.sign_in("robin", wrong)
+    with pytest.raises(WrongLearnerKey):
+        store.sign_in("Nobody", key)  # a key opens only its own nickname
+
+
+def test_a_taken_nickname_says_so_in_any_case_and_alphabet(store):
+    store.register_learner("Zoë")
+    for same in ("Zoë", "ZOË", "zoë", "Zoe\u0308"):  # the last: e and a combining diaeresis
+        with pytest.raises(NicknameTaken, match="is taken"):
+            store.register_learner(same)
+        assert store.is_registered(same)
+    assert not store.is_registered("Zoe")
+
+
+def test_answers_follow_the_kept_spelling_whatever_the_case(store):
+    _, key = store.register_learner("Zoë")
+    store.record("ZOË", answer(HAPPY, HAPPY))
+    store.record("zoë", answer(SAD, FEAR))
+    assert [a.learner for a in store.answers("Zoë")] == ["Zoë", "Zoë"]
+    assert len(store.answers("ZOË")) == 2 and store.sign_in("ZOË", key) == "Zoë"
+
+
+def test_answers_from_before_keys_go_to_whoever_registers_the_nickname_first(store):
+    store.record("Sam", answer(HAPPY, HAPPY))
+    name, key = store.register_learner("sam")
+    assert name == "Sam" and len(store.answers(store.sign_in("SAM", key))) == 1
+
+
+def test_forget_me_deletes_the_learners_answers_choices_and_nickname(store):
+    _, key = store.register_learner("Ana")
+    session, _ = store.create_session("Group", EMOTIONS, 5, 1)
+    store.record("Ana", answer(HAPPY, HAPPY), session=session.code)
+    store.record("Ana", answer(SAD, SAD))
+    store.record("Ben", answer(SAD, SAD))
+    store.save_display_choices("Ana", DisplayChoices(larger_text=True))
+    with pytest.raises(WrongLearnerKey):
+        store.forget_learner("Ana", "WRONG-KEYS")
+    assert len(store.answers("Ana")) == 2
+
+    assert store.forget_learner("ana", key) == 2
+    assert store.answers("Ana") == [] and store.display_choices("Ana") == DisplayChoices()
+    assert not store.is_registered("Ana") and len(store.answers("Ben")) == 1
+    store.register_learner("Ana")  # the nickname is free again
+
+
+def test_an_educator_deletes_a_session_and_its_answers_with_the_token(store):
+    session, token = store.create_session("Group", EMOTIONS, 5, 1)
+    other, _ = store.create_session("Other", EMOTIONS, 5, 1)
+    for code in (session.code, other.code, None):
+        store.record("Ana", answer(HAPPY, HAPPY), session=code)
+    with pytest.raises(WrongEducatorToken):
+        store.delete_session(session.code, "NOT-THE-TOKEN")
+    assert store.delete_session(session.code, token) == 1
+    with pytest.raises(UnknownSessionCode):
+        store.join_session(session.code)
+    assert [a.session for a in store.answers("Ana")] == [other.code, None]
+
+
+def test_answers_and_sessions_past_the_retention_period_are_deleted(store, monkeypatch):
+    now = datetime.now().astimezone()
+    old_session, _ = store.create_session("Spring", EMOTIONS, 5, 1)
+    store.record("Ana", answer(HAPPY, HAPPY), at=now - timedelta(days=200))
+    store.record("Ana", answer(SAD, SAD), at=now + timedelta(days=30))
+    store.record("Ben", answer(SAD, SAD), session=old_session.code, at=now + timedelta(days=30))
+    store.register_learner("Cy")  # registered, never answered
+    # Seen 185 days from now: the session, Ana's first answer and Cy's key are past 180 days.
+    assert store.expire(180, now=now + timedelta(days=185)) == (2, 1)
+    assert [a.guess for a in store.answers("Ana")] == [SAD]
+    assert store.answers("Ben") == [] and not store.is_registered("Cy")
+    with pytest.raises(UnknownSessionCode):
+        store.join_session(old_session.code)
+
+
+def test_retention_comes_from_fer_retention_days_when_the_store_opens(tmp_path, monkeypatch):
+    path = tmp_path / "progress.sqlite3"
+    Store(path).record("Ana", answer(HAPPY, HAPPY), at=datetime.now().astimezone() - timedelta(days=40))
+    assert len(Store(path).answers("Ana")) == 1  # within the default 180 days
+    monkeypatch.setenv("FER_RETENTION_DAYS", "30")
+    assert Store(path).answers("Ana") == []
+    monkeypatch.setenv("FER_RETENTION_DAYS", "soon")
+    with pytest.raises(StoreError, match="FER_RETENTION_DAYS"):
+        Store(path)
+
+
+def test_a_learners_session_result_counts_only_their_answers_in_that_session(store):
+    session, token = store.create_session("Group", EMOTIONS, 4, 1)
+    for true, guess, face in ((HAPPY, HAPPY, "f1"), (FEAR, SURPRISE, "f2"), (FEAR, FEAR, "f3"), (SAD, FEAR, "f4")):
+        store.record("Ana", answer(true, guess, face=face), session=session.code)
+    store.record("Ana", answer(SAD, HAPPY, face="f5"))  # practice outside the session
+    store.record("Ben", answer(HAPPY, SAD, face="f1"), session=session.code)
+
+    result = store.session_result("ana", session.code.lower())
+    assert (result.overall.answered, result.overall.correct) == (4, 2)
+    assert {e: (t.answered, t.correct) for e, t in result.emotions.items()} == {
+        "fear": (2, 1), "happy": (1, 1), "sad": (1, 0)}
+    assert list(result.emotions) == ["fear", "happy", "sad"]  # the usual order
+    assert sorted((m.face_id, m.common_guess) for m in result.hard_faces) == [("f2", SURPRISE), ("f4", FEAR)]
+    assert store.session_report(session.code, token).learners["Ana"].answered == 4
