@@ -16,6 +16,12 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/about.py", title="About the model", icon=":material/info:"),
 ]
+# Streamlit forgets a widget's value once its page is left; setting these again on every run keeps the
+# quiz's class code and settings while the learner visits another page.
+QUIZ_SETTINGS = ("class_code", "level", "focus", "show_heatmap", "no_scores")
+for key in QUIZ_SETTINGS:
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
 page = st.navigation(PAGES)
 display_choices()  # the sidebar's display switches, for every page
 page.run()

@@ -5,17 +5,42 @@ import streamlit as st
 from fercore.labels import EMOTIONS
 from fercore.store import trend_window, trends
 from ui import charts
-from ui.resources import learner_name, store
+from fercore.store import StoreError
+from ui.learner import sign_out, signed_in_learner
+from ui.resources import store
 from ui.text import plain
 
 st.title("Your progress")
-learner = learner_name()
+
+
+def forget_me(learner: str) -> None:
+    """Delete everything kept under the nickname, after the key is typed once more."""
+    with st.expander("Delete all my answers"):
+        st.write("This deletes your nickname, every answer you gave and your display choices, for good.")
+        with st.form("forget"):
+            key = st.text_input("Type your key to confirm", type="password")
+            if not st.form_submit_button("Delete everything"):
+                return
+        try:
+            deleted = store().forget_learner(learner, key)
+        except StoreError as exc:
+            st.warning(plain(exc))
+            return
+        sign_out()
+        st.session_state["forgotten"] = f"Deleted {deleted} answer(s) and the nickname {plain(learner)}."
+        st.rerun()
+
+
+if "forgotten" in st.session_state:
+    st.success(st.session_state.pop("forgotten"))
+learner = signed_in_learner()
 if learner is None:
-    st.info("Type the nickname you use in the quiz to see your progress.")
+    st.info("Type the nickname and key you use in the quiz to see your progress.")
     st.stop()
 answers = store().answers(learner)
 if not answers:
     st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+    forget_me(learner)
     st.stop()
 
 duel = store().you_vs_model(learner)
@@ -46,3 +71,4 @@ st.subheader("Sittings, newest first")
 st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
                             "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
                            for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
+forget_me(learner)

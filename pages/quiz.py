@@ -9,14 +9,18 @@ from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
 from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
-from ui.resources import active_predictor, learner_name, model_problem, quiz_pool, store, warm_model
+from ui import charts
+from ui.learner import signed_in_learner
+from ui.resources import active_predictor, model_problem, quiz_pool, store, warm_model
 from ui.text import plain
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
                4: "4: all seven emotions, any face"}
 FACE_PIXELS = 288  # 6x the 48x48 original
 
-st.session_state.setdefault("level", 1)
+# Set here, not as widget defaults: app.py keeps these when the learner visits another page.
+for key, default in {"level": 1, "show_heatmap": True, "no_scores": False}.items():
+    st.session_state.setdefault(key, default)
 st.title("Emotion quiz")
 st.caption("Look at the face for as long as you like, then choose the emotion you see. There is no timer.")
 
@@ -35,12 +39,12 @@ def settings(class_session):
         else:
             level = st.select_slider("Level", LEVELS, format_func=LEVEL_NAMES.get, key="level")
             focus = st.multiselect("Practise only these emotions (empty: all)", EMOTIONS, key="focus")
-        st.toggle("Show where the model looked (heatmap)", value=True, key="show_heatmap")
-        st.toggle("No scores (just practice)", value=False, key="no_scores")
+        st.toggle("Show where the model looked (heatmap)", key="show_heatmap")
+        st.toggle("No scores (just practice)", key="no_scores")
     return level, focus or None
 
 
-def join_class(learner):
+def join_class():
     code = st.text_input("Class code (optional)", key="class_code", max_chars=12,
                          help="If your educator gave you a code, type it here.").strip()
     if not code:
@@ -130,29 +134,62 @@ def offer_next_level(history, level, class_session):
 def session_finished(learner, class_session) -> bool:
     done = sum(a.session == class_session.code for a in store().answers(learner))
     if done >= class_session.questions and st.session_state.get("result") is None:
-        st.success(f"You have answered all {class_session.questions} faces of {plain(class_session.name)}. Well done!")
+        session_result(learner, class_session)
         return True
     st.caption(f"{plain(class_session.name)}: face {min(done + 1, class_session.questions)} of {class_session.questions}")
     return False
 
 
-def scores(learner):
+def session_result(learner, class_session):
+    """How this learner's session went, theirs alone (no ranking), and where to go next."""
+    result = store().session_result(learner, class_session.code)
+    st.success(f"You have answered all {class_session.questions} faces of {plain(class_session.name)}. Well done!")
+    if not st.session_state.get("no_scores"):
+        st.write(f"{result.overall.correct} of {result.overall.answered} of your answers matched the label. "
+                 "People agree with these labels only about 65% of the time.")
+        st.plotly_chart(charts.tally_bars(result.emotions, "Your answers in this session, per emotion"))
+    hard = sorted({EMOTIONS[face.true_label] for face in result.hard_faces}, key=EMOTIONS.index)
+    if result.hard_faces:
+        hard_faces(result.hard_faces)
+    st.write("**What next?**")
+    own, focused = st.columns(2)
+    own.button("Practise on my own", on_click=leave_session, args=([],))
+    if hard:
+        focused.button(f"Practise {', '.join(hard)} on my own", on_click=leave_session, args=(hard,))
+
+
+def hard_faces(faces):
+    st.write("**Faces you found hard**")
+    pool = quiz_pool()
+    cols = st.columns(min(len(faces), 5))
+    for col, face in zip(cols, faces[:5]):
+        caption = f"labelled {EMOTIONS[face.true_label]}, you chose {EMOTIONS[face.common_guess]}"
+        col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
+                  caption=caption, alt=f"A face you found hard: {caption}.")
+
+
+def leave_session(focus):
+    st.session_state.update(class_code="", focus=focus, question=None, result=None)
+
+
+def scores(learner, class_session):
+    """The score line: this session's answers during a session, else all of the learner's."""
     if st.session_state.get("no_scores"):
         return
     answers = store().answers(learner)
+    if class_session:
+        answers = [a for a in answers if a.session == class_session.code]
     if answers:
         right = sum(a.correct for a in answers)
-        st.caption(f"{right} of {len(answers)} matched the label so far · current run: {store().streak(learner)}")
+        where = " in this session" if class_session else " so far"
+        st.caption(f"{right} of {len(answers)} matched the label{where} · current run: {store().streak(learner)}")
 
 
-name_box, code_box = st.columns(2)
-with name_box:
-    learner = learner_name()
+learner = signed_in_learner()
 if learner is None:
-    st.info("Type a nickname to start. Your answers are kept under it so you can see your progress.")
+    st.info("Type a nickname to start. Your answers are kept under it, and only your key opens them.")
     st.stop()
-with code_box:
-    class_session = join_class(learner)
+class_session = join_class()
 level, focus = settings(class_session)
 try:
     pool = quiz_pool()
@@ -165,6 +202,6 @@ except DatasetError as exc:  # no faces yet: how to get them, and a file drop th
 if class_session and session_finished(learner, class_session):
     st.stop()
 ask(pool, learner, level, focus, class_session)
-scores(learner)
+scores(learner, class_session)
 if st.session_state.get("show_heatmap", True):
     warm_model()

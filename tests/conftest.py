@@ -70,3 +70,12 @@ def real_data_path():
             pytest.fail(f"FER_REQUIRE_DATA=1 but FER2013 is not at {path}")
         pytest.skip(f"FER2013 not found at {path}; set FER_DATA to run the real-data tests")
     return path
+
+
+def sign_in(app, nickname: str, key: str = ""):
+    """Type a nickname (and key) into a page's sign-in form and continue, as a learner would."""
+    boxes = {box.label: box for box in app.text_input}
+    boxes["Your nickname"].input(nickname)
+    boxes["Your key (the first time, leave it empty)"].input(key)
+    next(b for b in app.button if b.label == "Continue").click()
+    return app.run()

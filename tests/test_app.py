@@ -55,14 +55,14 @@ def test_display_choices_change_the_page_and_come_back_with_the_nickname(monkeyp
     monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
     app = AppTest.from_function(a_page_with_display_choices, default_timeout=60).run()
     assert not app.exception and not styles(app)  # all off by default
-    app.session_state["nickname"] = "Zoë"
+    app.session_state["learner"] = "Zoë"
     app.run()
     app.toggle(key="display_larger_text").set_value(True).run()
     app.toggle(key="display_reduced_motion").set_value(True).run()
     assert "font-size: 125%" in styles(app) and "animation: none" in styles(app)
 
     later = AppTest.from_function(a_page_with_display_choices, default_timeout=60)  # another day, browser
-    later.session_state["nickname"] = "zoë"
+    later.session_state["learner"] = "Zoë"
     later.run()
     assert later.toggle(key="display_larger_text").value and not later.toggle(key="display_high_contrast").value
     assert "font-size: 125%" in styles(later) and "animation: none" in styles(later)

@@ -1,5 +1,6 @@
 """Progress and educator pages, driven as their users would."""
 import pytest
+from conftest import sign_in
 from streamlit.testing.v1 import AppTest
 
 from fercore.store import Answer, Store
@@ -17,8 +18,7 @@ def test_progress_shows_the_learners_numbers_and_charts(db):
     for guess in (3, 3, 4):
         db.record("Sam", Answer("PublicTest_1", 3, guess, 3, 1))
     app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
-    app.text_input(key="_nickname_box").input("sam")
-    app.run()
+    sign_in(app, "sam")
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Faces answered"] == "3" and metrics["Matched the label"] == "67%"
@@ -29,14 +29,13 @@ def test_progress_shows_the_learners_numbers_and_charts(db):
 def test_a_long_history_reads_as_one_smooth_line_per_emotion_with_newest_sittings_first(db):
     from datetime import datetime, timedelta
 
-    start = datetime(2026, 1, 5, 9).astimezone()
+    start = (datetime.now() - timedelta(days=20)).astimezone()  # within the retention period
     for n in range(1200):  # 60 sittings of 20 answers, a sitting every five hours
         true = n % 7
         db.record("Lee", Answer(f"PublicTest_{n}", true, true if n % 3 else (true + 1) % 7, true, 1),
                   at=start + timedelta(hours=5 * (n // 20), seconds=n))
     app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
-    app.text_input(key="_nickname_box").input("Lee")
-    app.run()
+    sign_in(app, "Lee")
     assert not app.exception
     trend = app.get("plotly_chart")[0].proto.spec
     assert "latest 30 answers" in trend and trend.count('"mode":"lines"') == 8  # 7 emotions and all together
@@ -72,3 +71,21 @@ def test_a_wrong_token_shows_nothing_of_the_session(db):
     app.text_input[2].input("AAAA-BBBB-CCCC")
     app.run()
     assert not app.exception and "does not open" in app.warning[0].value and not app.get("plotly_chart")
+
+
+def test_forget_me_deletes_the_learners_answers_after_the_key(db):
+    _, key = db.register_learner("Sam")
+    db.record("Sam", Answer("PublicTest_1", 3, 3, 3, 1))
+    app = sign_in(AppTest.from_file("../pages/progress.py", default_timeout=60).run(), "Sam", key)
+    assert {m.label: m.value for m in app.metric}["Faces answered"] == "1"
+    confirm = next(box for box in app.text_input if box.label == "Type your key to confirm")
+    confirm.input("NOT-MY-KEY")
+    next(b for b in app.button if b.label == "Delete everything").click()
+    app.run()
+    assert "does not open" in app.warning[0].value and len(db.answers("Sam")) == 1
+    confirm = next(box for box in app.text_input if box.label == "Type your key to confirm")
+    confirm.input(key)
+    next(b for b in app.button if b.label == "Delete everything").click()
+    app.run()
+    assert "Deleted 1 answer(s)" in app.success[0].value and db.answers("Sam") == []
+    assert not db.is_registered("Sam") and not app.metric

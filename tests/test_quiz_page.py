@@ -1,6 +1,7 @@
 """The quiz page driven as a learner would, on tiny generated data and a tiny model."""
 import keras
 import pytest
+from conftest import sign_in
 from streamlit.testing.v1 import AppTest
 
 from fercore.artifact import save_artifact
@@ -21,8 +22,7 @@ def quiz_env(folder_dataset, monkeypatch, tmp_path):
 
 def _page(nickname):
     app = AppTest.from_file("../pages/quiz.py", default_timeout=120).run()
-    app.text_input(key="_nickname_box").input(nickname)
-    return app.run()
+    return sign_in(app, nickname)
 
 
 def _choice_buttons(app):
@@ -102,3 +102,38 @@ def test_read_aloud_speaks_the_question_and_the_reveal_only_when_chosen(quiz_env
 
 def spoken(app) -> str:
     return " ".join(str(element.proto) for element in app.get("iframe") if "speechSynthesis" in str(element.proto))
+
+
+def test_a_new_learner_gets_a_key_and_a_taken_nickname_needs_it(quiz_env):
+    app = _page("Robin")
+    key = app.code[0].value
+    assert "personal key" in app.success[0].value and len(key) == 9
+    assert Store(quiz_env).sign_in("robin", key) == "Robin"
+
+    other = _page("ROBIN")  # another browser, the same nickname in other case
+    assert "is taken" in other.warning[0].value and not _choice_buttons(other)
+    other = sign_in(other, "robin", "WRONG-KEY")
+    assert "does not open" in other.warning[0].value and not _choice_buttons(other)
+    other = sign_in(other, "robin", key.lower())
+    assert _choice_buttons(other) and any("Practising as **Robin**" in c.value for c in other.caption)
+
+
+def test_the_end_of_a_class_session_shows_the_learners_own_result_and_a_next_step(quiz_env):
+    session, _ = Store(quiz_env).create_session("Tuesday group", ["happy", "sad"], questions=2, level=4)
+    app = _page("Alex")
+    app.text_input(key="class_code").input(session.code)
+    app.run()
+    for _ in range(2):
+        _choice_buttons(app)[0].click()
+        app.run()
+        line = next(c.value for c in app.caption if "matched the label" in c.value)
+        next(b for b in app.button if b.label == "Next face").click()
+        app.run()
+    assert "in this session" in line
+    assert any("answered all 2 faces" in s.value for s in app.success)
+    answers = Store(quiz_env).session_result("Alex", session.code).overall
+    assert any(f"{answers.correct} of 2 of your answers" in m.value for m in app.markdown)
+    assert app.get("plotly_chart") and not _choice_buttons(app)
+    next(b for b in app.button if b.label == "Practise on my own").click()
+    app.run()
+    assert app.text_input(key="class_code").value == "" and _choice_buttons(app)

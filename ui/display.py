@@ -1,6 +1,6 @@
 """Display choices kept per learner: larger text, high contrast, reduced motion and read-aloud. The
-switches sit in the sidebar of every page; they are saved under the learner's nickname once it is
-typed, and come back with it."""
+switches sit in the sidebar of every page; they are saved under the learner's nickname once they
+have signed in, and come back with it."""
 import json
 from dataclasses import fields
 
@@ -33,7 +33,7 @@ STYLES = {
 
 def display_choices() -> None:
     """Draw the switches in the sidebar and apply the chosen styles to the page."""
-    _load_for(st.session_state.get("nickname", ""))
+    _load_for(st.session_state.get("learner", ""))
     with st.sidebar.expander("Display"):
         for name, label in LABELS.items():
             st.toggle(label, key=f"display_{name}", on_change=_save)
@@ -59,16 +59,16 @@ def _load_for(nickname: str) -> None:
     if nickname and st.session_state.get("_display_for") != nickname.casefold():
         try:
             saved = store().display_choices(nickname)
-        except StoreError:  # not a usable nickname: the quiz says why
+        except StoreError:
             return
         st.session_state.update({f"display_{name}": value for name, value in vars(saved).items()})
         st.session_state["_display_for"] = nickname.casefold()
 
 
 def _save() -> None:
-    nickname = st.session_state.get("nickname", "")
-    if nickname:
+    learner = st.session_state.get("learner", "")
+    if learner:
         try:
-            store().save_display_choices(nickname, current())
+            store().save_display_choices(learner, current())
         except StoreError:
-            pass  # not a usable nickname: kept for this browser session only
+            pass  # kept for this browser session only

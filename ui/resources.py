@@ -94,22 +94,3 @@ def quiz_pool():
     path = registry.active_model_path()
     modified = path.stat().st_mtime if path.exists() else 0.0
     return _quiz_pool(str(resolve_data_path()), str(path), modified)
-
-
-def learner_name() -> str | None:
-    """The nickname box shared by the quiz and progress pages. Streamlit forgets a widget's value
-    when its page is left, so the name is kept under a key of its own."""
-    from fercore.store import StoreError, normalize_nickname
-
-    st.session_state["_nickname_box"] = st.session_state.get("nickname", "")
-    st.text_input("Your nickname", key="_nickname_box", placeholder="e.g. Sam",
-                  on_change=lambda: st.session_state.update(nickname=st.session_state["_nickname_box"]),
-                  help="Only a nickname is kept, with your answers. No password, nothing else about you.")
-    typed = st.session_state.get("nickname", "")
-    if not typed:
-        return None
-    try:
-        return normalize_nickname(typed)
-    except StoreError as exc:
-        st.warning(str(exc))
-        return None

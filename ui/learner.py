@@ -1,0 +1,70 @@
+"""Who is practising: a nickname and a personal key, shared by the quiz and progress pages.
+
+A learner's answers open only after the key is checked, and the checked name is kept in this
+browser session (st.session_state["learner"]), never taken from what a page's box says.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from fercore.store import StoreError
+from ui.resources import store
+from ui.text import plain
+
+
+def signed_in_learner() -> str | None:
+    """The learner of this browser session, or None after drawing the nickname-and-key form."""
+    learner = st.session_state.get("learner")
+    if learner:
+        _signed_in_bar(learner)
+        return learner
+    _sign_in_form()
+    return None
+
+
+def sign_out() -> None:
+    for key in ("learner", "new_key", "question", "result", "class_code"):
+        st.session_state.pop(key, None)
+
+
+def _sign_in_form() -> None:
+    with st.form("sign_in", border=False):
+        name_box, key_box = st.columns(2)
+        nickname = name_box.text_input("Your nickname", placeholder="e.g. Sam", max_chars=30)
+        key = key_box.text_input("Your key (the first time, leave it empty)", type="password", max_chars=20,
+                                 help="Your personal key, like ABCD-EFGH. You get it the first time you use "
+                                      "a nickname.")
+        submitted = st.form_submit_button("Continue")
+    st.caption("Only a nickname and a key: no e-mail, no password, nothing else about you.")
+    if submitted:
+        _sign_in(nickname, key)
+
+
+def _sign_in(nickname: str, key: str) -> None:
+    try:
+        if key.strip():
+            st.session_state["learner"] = store().sign_in(nickname, key)
+        elif store().is_registered(nickname):
+            st.warning(f"The nickname {plain(nickname.strip())} is taken. If it is yours, type your key as well; "
+                       "if not, choose another nickname.")
+            return
+        else:
+            name, new_key = store().register_learner(nickname)
+            st.session_state.update(learner=name, new_key=new_key)
+    except StoreError as exc:
+        st.warning(plain(exc))
+        return
+    st.rerun()
+
+
+def _signed_in_bar(learner: str) -> None:
+    new_key = st.session_state.get("new_key")
+    if new_key:
+        st.success(f"Welcome, {plain(learner)}. This is your personal key. Write it down or keep it somewhere "
+                   "safe: next time, your nickname and this key open your answers. Nobody else sees it.")
+        st.code(new_key, language=None)
+        st.button("I have kept my key", on_click=st.session_state.pop, args=("new_key", None))
+        return
+    text, button = st.columns([4, 1], vertical_alignment="center")
+    text.caption(f"Practising as **{plain(learner)}**.")
+    button.button("Not you? Sign out", on_click=sign_out)
