@@ -4,7 +4,9 @@ Why a process and not a thread: training in the web server's process competes fo
 every page, and Streamlit clears Keras's session and collects garbage after every script run (each
 second while a job is watched), which starved the training thread. The child sends every progress
 event back through a queue; a Job in the server keeps them so that any number of viewers (browser
-tabs, a reloaded page) read the same state. JobRunner refuses a second job while one runs.
+tabs, a reloaded page) read the same state. JobRunner refuses a second job while one runs, and jobs
+larger than the server's limits (JobLimits, set by its maintainer); only the job's owner or a
+maintainer may stop it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from fercore.errors import FercoreError
@@ -30,6 +33,47 @@ EVENTS = ("on_run_begin", "on_trial_begin", "on_epoch_begin", "on_batch_end", "o
           "on_run_end", "message")
 
 
+@dataclass(frozen=True)
+class JobLimits:
+    """The largest job this server runs; a maintainer sets them in FER_MAX_EPOCHS, FER_MAX_TRAIN_FACES
+    and FER_MAX_TUNE_MINUTES."""
+
+    epochs: int = 60
+    train_faces: int = 28_709  # all of FER2013's Training split
+    tune_minutes: int = 600
+
+    @classmethod
+    def from_env(cls) -> JobLimits:
+        variables = {"epochs": "FER_MAX_EPOCHS", "train_faces": "FER_MAX_TRAIN_FACES",
+                     "tune_minutes": "FER_MAX_TUNE_MINUTES"}
+        values = {}
+        for field in fields(cls):
+            text = os.environ.get(variables[field.name], "")
+            if text:
+                if not text.isdigit() or int(text) < 1:
+                    raise FercoreError(f"{variables[field.name]} must be a whole number of at least 1, not {text!r}.")
+                values[field.name] = int(text)
+        return cls(**values)
+
+    def check(self, kind: str, settings: dict) -> None:
+        """Raise JobTooLarge when the settings ask for more than these limits."""
+        epochs = settings.get("epochs" if kind == "train" else "max_epochs") or 0
+        faces = settings.get("subset") or JobLimits.train_faces  # None: every Training face
+        minutes = (settings.get("time_budget_s") or float("inf")) / 60 if kind == "tune" else 0
+        for asked, most, what in ((epochs, self.epochs, "epochs"), (faces, self.train_faces, "training faces"),
+                                  (minutes, self.tune_minutes, "minutes of tuning")):
+            if asked > most:
+                raise JobTooLarge(f"This server runs at most {most:,} {what} per job.")
+
+
+class JobTooLarge(FercoreError):
+    pass
+
+
+class NotYourJob(FercoreError):
+    pass
+
+
 class JobBusy(FercoreError):
     pass
 
@@ -37,9 +81,10 @@ class JobBusy(FercoreError):
 class Job(TrainingListener):
     """The state of one run, updated from the child's events and read from page threads."""
 
-    def __init__(self, kind: str, settings: dict, out: Path):
+    def __init__(self, kind: str, settings: dict, out: Path, owner: str | None = None):
         self.id = uuid.uuid4().hex[:8]
         self.kind, self.settings, self.out = kind, dict(settings), Path(out)
+        self.owner = owner  # who started it (a browser session's id): they may stop it
         self._lock = threading.Lock()
         self._state = {
             "id": self.id, "kind": kind, "status": RUNNING, "out": str(out), "started": time.time(),
@@ -127,14 +172,16 @@ class JobRunner:
     def current(self) -> Job | None:
         return self._job
 
-    def start(self, kind: str, settings: dict, out) -> Job:
-        """settings: the fields of fercore.train.TrainConfig ("train") or fercore.tune.TuneConfig ("tune")."""
+    def start(self, kind: str, settings: dict, out, owner: str | None = None) -> Job:
+        """settings: the fields of fercore.train.TrainConfig ("train") or fercore.tune.TuneConfig ("tune").
+        Raises JobTooLarge beyond JobLimits.from_env(), JobBusy while another job runs."""
         if kind not in KINDS:
             raise FercoreError(f"Unknown job kind '{kind}'; choose one of {', '.join(KINDS)}.")
+        JobLimits.from_env().check(kind, settings)
         with self._lock:
             if self._job and self._job.status == RUNNING:
                 raise JobBusy(f"A {self._job.kind} job is already running; wait for it or stop it first.")
-            job, events, cancel = Job(kind, settings, out), self._context.Queue(), self._context.Event()
+            job, events, cancel = Job(kind, settings, out, owner), self._context.Queue(), self._context.Event()
             child = self._context.Process(target=_run_in_child, args=(kind, job.settings, str(out), events, cancel),
                                           name=f"fercore-{kind}", daemon=True)
             child.start()
@@ -144,8 +191,14 @@ class JobRunner:
                          daemon=True).start()
         return job
 
-    def cancel(self) -> None:
-        """Stop the running job after the batch in progress (by force if it has not ended within a minute)."""
+    def may_stop(self, by: str | None, maintainer: bool = False) -> bool:
+        return maintainer or (by is not None and self._job is not None and self._job.owner == by)
+
+    def cancel(self, by: str | None = None, maintainer: bool = False) -> None:
+        """Stop the running job after the batch in progress (by force if it has not ended within a minute).
+        by: who asks (compared with the job's owner); a maintainer may stop any job."""
+        if not self.may_stop(by, maintainer):
+            raise NotYourJob("Only the person who started this job, or the server's maintainer, can stop it.")
         if self._cancel is not None:
             self._cancel.set()
 

@@ -1,5 +1,6 @@
 """Train or tune fercore's CNN from the browser and watch it learn."""
 import time
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -7,7 +8,8 @@ import streamlit as st
 from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import FercoreError
-from fercore.jobs import RUNNING, progress
+from fercore.jobs import RUNNING, JobLimits, progress
+from fercore.roles import MAINTAINER_KEY_VARIABLE, is_maintainer_key, maintainer_key_set
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.resources import job_runner
@@ -18,18 +20,56 @@ st.caption("Training runs on this server in a background process, at lower prior
            "you can leave this page and come back, or open it in another tab. One job runs at a time.")
 
 
+READ_ONLY = (f"Training is read-only on this server: you can watch a running job and see the trained models. "
+             f"Starting, stopping or tuning training and choosing the model the app uses need the maintainer's key. "
+             f"Running fercore on your own computer? Start it with a key of your choosing, "
+             f"`{MAINTAINER_KEY_VARIABLE}=pick-a-key streamlit run app.py`, then type that key here.")
+TRAINING_FACES = [500, 1000, 2000, 5000, 10000, 28709]
+
+
+def browser_id() -> str:
+    """This browser session's id: the owner of the jobs it starts."""
+    return st.session_state.setdefault("browser_id", uuid.uuid4().hex)
+
+
+def is_maintainer() -> bool:
+    return bool(st.session_state.get("maintainer")) and maintainer_key_set()
+
+
+def maintainer_unlock() -> None:
+    """The key box that unlocks this browser session, or why there is none."""
+    if not maintainer_key_set():
+        st.info(READ_ONLY)
+        return
+    if is_maintainer():
+        st.caption("Maintainer: training is unlocked in this browser.")
+        return
+    with st.expander("Maintainer", expanded=False):
+        with st.form("unlock", border=False):
+            key = st.text_input("Maintainer key", type="password")
+            if not st.form_submit_button("Unlock training"):
+                return
+        if is_maintainer_key(key):
+            st.session_state["maintainer"] = True
+            st.rerun()
+        st.warning("That is not this server's maintainer key.")
+
+
 def start_form(busy: bool) -> None:
+    limits = JobLimits.from_env()
     with st.form("start"):
         mode = st.radio("What to run", ["Train", "Tune (Hyperband)"], horizontal=True,
                         help="Tuning tries many settings briefly and keeps the best on PublicTest.")
         left, right = st.columns(2)
         arch = left.selectbox("Architecture", ["seed", "default"],
                               help="seed: the small prototype network (fast). default: deeper, with batch norm.")
-        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, 60, 5)
-        subset = left.select_slider("Training faces", [500, 1000, 2000, 5000, 10000, 28709], value=5000,
+        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, max(limits.epochs, 2),
+                              min(5, limits.epochs))
+        faces = [n for n in TRAINING_FACES if n <= limits.train_faces] or [limits.train_faces]
+        subset = left.select_slider("Training faces", faces, value=min(5000, faces[-1]),
                                     help="A small subset finishes in a couple of minutes on a laptop CPU.")
         augment = right.toggle("Augmentation (flips, shifts, erasing)", value=True)
-        budget = right.number_input("Tuning time budget (minutes)", 1, 600, 5)
+        budget = right.number_input("Tuning time budget (minutes)", 1, limits.tune_minutes, min(5, limits.tune_minutes))
         submitted = st.form_submit_button("Start", type="primary", disabled=busy)
     if busy:
         st.info("A job is running. Wait for it to finish, or stop it below, before starting another.")
@@ -43,11 +83,11 @@ def start(mode, arch, epochs, subset, augment, budget) -> None:
     try:
         if mode == "Train":
             settings = dict(arch=arch, epochs=epochs, subset=subset, augment=1.0 if augment else 0.0)
-            job_runner().start("train", settings, registry.trained_dir() / f"{arch}-{stamp}.keras")
+            job_runner().start("train", settings, registry.trained_dir() / f"{arch}-{stamp}.keras", browser_id())
         else:
             settings = dict(max_epochs=max(epochs, 2), subset=subset, arch=arch, time_budget_s=budget * 60,
                             directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
-            job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras")
+            job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras", browser_id())
     except FercoreError as exc:
         st.warning(plain(exc))
         return
@@ -62,12 +102,13 @@ def job_panel(watching: bool) -> None:
     job = job_runner().current
     snap = job.snapshot() if job else None
     running = snap is not None and snap["status"] == RUNNING
-    start_form(busy=running)  # first: by the time the report shows, Start is already free again
+    if is_maintainer():
+        start_form(busy=running)  # first: by the time the report shows, Start is already free again
     with st.container():  # one slot: the progress turns into the report in place
         if running:
             draw_progress(snap)
-            if st.button("Stop", key=f"stop-{snap['id']}"):
-                job_runner().cancel()
+            if job_runner().may_stop(browser_id(), is_maintainer()) and st.button("Stop", key=f"stop-{snap['id']}"):
+                job_runner().cancel(browser_id(), is_maintainer())
                 st.toast("Stopping after the current batch...")
         elif snap is not None:
             final_report(snap)
@@ -137,7 +178,7 @@ def use_model_buttons(path: Path) -> None:
     if registry.active_model_path().resolve() == path.resolve():
         st.success("This model is the one the app uses now.")
         return
-    if st.button("Use this model in the app", type="primary"):
+    if is_maintainer() and st.button("Use this model in the app", type="primary"):
         registry.set_active_model(path)  # cached predictors are keyed by path, so every page follows
         st.rerun()
     st.caption(f"Saved as `{path}`. The shipped `{registry.SHIPPED_MODEL.name}` stays as it is.")
@@ -171,6 +212,7 @@ if missing_data:
     dataset_panel(missing_data, "Training learns from FER2013")
     trained_models()
     st.stop()
+maintainer_unlock()
 job = job_runner().current
 watching = job is not None and job.status == RUNNING
 st.fragment(job_panel, run_every=1.0 if watching else None)(watching)

@@ -4,6 +4,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fercore.jobs import JobTooLarge, NotYourJob
 from ui.resources import job_runner
 
 
@@ -12,6 +13,13 @@ def page(folder_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
     monkeypatch.setenv("FER_TRAINED_DIR", str(tmp_path / "trained"))
     monkeypatch.setenv("FER_ACTIVE_MODEL_FILE", str(tmp_path / "active.json"))
+    monkeypatch.setenv("FER_MAINTAINER_KEY", "staff-room-42")
+    app = AppTest.from_file("../pages/train.py", default_timeout=120)
+    app.session_state["maintainer"] = True  # unlocked as in test_only_a_maintainer_...
+    return app
+
+
+def another_browser():
     return AppTest.from_file("../pages/train.py", default_timeout=120)
 
 
@@ -54,3 +62,50 @@ def test_stop_cancels_a_running_job(page):
     _run_until(app, lambda a: job_runner().current.status != "running")
     assert job_runner().current.status == "cancelled"
     assert len(job_runner().current.snapshot()["epochs"]) < 60
+
+
+def test_without_a_maintainer_key_the_page_is_read_only_and_says_how_to_unlock(page, monkeypatch):
+    monkeypatch.delenv("FER_MAINTAINER_KEY")
+    app = page.run()
+    assert not app.exception and "read-only on this server" in app.info[0].value
+    assert "FER_MAINTAINER_KEY=" in app.info[0].value and not any(b.label == "Start" for b in app.button)
+
+
+def test_only_a_maintainer_starts_training_and_only_the_owner_or_a_maintainer_stops_it(page):
+    learner = another_browser().run()
+    assert not any(b.label == "Start" for b in learner.button)
+    box = next(t for t in learner.text_input if t.label == "Maintainer key")
+    box.input("guess")
+    next(b for b in learner.button if b.label == "Unlock training").click()
+    learner.run()
+    assert "not this server's maintainer key" in learner.warning[0].value
+    assert not any(b.label == "Start" for b in learner.button)
+
+    app = _start(page.run(), epochs=60)  # the maintainer's browser starts a long job
+    _run_until(app, lambda a: any(b.label == "Stop" for b in a.button))
+    learner.run()
+    assert any("Training: " in str(p.proto) for p in learner.get("progress"))  # watching is fine
+    assert not any(b.label == "Stop" for b in learner.button)
+    with pytest.raises(NotYourJob):
+        job_runner().cancel(learner.session_state["browser_id"])
+    assert job_runner().current.status == "running"
+
+    colleague = another_browser().run()  # another maintainer, in a third browser
+    next(t for t in colleague.text_input if t.label == "Maintainer key").input("staff-room-42")
+    next(b for b in colleague.button if b.label == "Unlock training").click()
+    colleague.run()
+    next(b for b in colleague.button if b.label == "Stop").click()
+    colleague.run()
+    _run_until(colleague, lambda a: job_runner().current.status != "running")
+    assert job_runner().current.status == "cancelled"
+
+
+def test_jobs_beyond_the_servers_limits_are_refused(page, monkeypatch):
+    monkeypatch.setenv("FER_MAX_EPOCHS", "3")
+    monkeypatch.setenv("FER_MAX_TRAIN_FACES", "1000")
+    app = page.run()
+    assert app.slider[0].max == 3 and app.select_slider[0].options == ["500", "1000"]
+    with pytest.raises(JobTooLarge, match="at most 3 epochs"):
+        job_runner().start("train", dict(arch="seed", epochs=4, subset=500), "x.keras", "someone")
+    with pytest.raises(JobTooLarge, match="at most 1,000 training faces"):
+        job_runner().start("train", dict(arch="seed", epochs=1, subset=None), "x.keras", "someone")

@@ -80,7 +80,7 @@ def test_stopping_a_job_ends_it_as_cancelled(folder_dataset, tmp_path):
     deadline = time.time() + 120
     while not job.snapshot()["epochs"] and time.time() < deadline:
         time.sleep(0.05)
-    runner.cancel()
+    runner.cancel(maintainer=True)
     snapshot = _wait(job)
     assert snapshot["status"] == CANCELLED
     assert len(snapshot["epochs"]) < 50
