@@ -17,6 +17,9 @@ MAX_PIXELS = 60_000_000  # above this, refuse: a decompression bomb or far more 
 MAX_SIDE = 30_000
 MAX_FILE_MB = 20  # a phone photo is a few MB; the server accepts larger files only for the FER2013 import
 MIN_SIDE = 16
+# Decoded uploads are kept at most this long a side: a screen's worth, and all that face finding reads
+# (fercore.faces.FINE_SIDE). A 56-megapixel photo then holds about 10 MB of memory, not 170.
+KEPT_SIDE = 2048
 
 
 def decode_image(raw: bytes) -> Image.Image:
@@ -90,6 +93,12 @@ def _high_depth_to_gray(image: Image.Image) -> Image.Image:
     else:
         low, high = values.min(), max(values.max(), values.min() + 1)
     return Image.fromarray(np.round((values - low) / (high - low) * 255).astype(np.uint8), "L")
+
+
+def fit_within(image: Image.Image, side: int = KEPT_SIDE) -> Image.Image:
+    """The image shrunk in place (aspect kept) so that neither side is longer than `side`."""
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return image
 
 
 def to_gray(image: Image.Image) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 
 from fercore.explain import gradcam_for, overlay
 from fercore.faces import Face, find_faces, whole_image_face
-from fercore.images import decode_image, to_gray, to_rgb
+from fercore.images import decode_image, fit_within, to_gray, to_rgb
 from fercore.labels import EMOTIONS
 
 if TYPE_CHECKING:  # fercore.predict loads TensorFlow; the caller brings the loaded Predictor
@@ -31,7 +31,7 @@ class FaceResult:
 
 @dataclass(frozen=True)
 class PhotoAnalysis:
-    image: np.ndarray  # the upright photo, RGB uint8
+    image: np.ndarray  # the upright photo, RGB uint8, at most KEPT_SIDE pixels a side
     faces: list[FaceResult]
     found: int  # faces found in all; only the largest max_faces of them are read
     whole_image: bool  # no face was found and the whole image was classified instead
@@ -43,8 +43,9 @@ class PhotoAnalysis:
 
 def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
                   classify_whole_if_none: bool = False, tta: bool = True) -> PhotoAnalysis:
-    """Raises ImageError for bytes that are not a usable image. Nothing is written to disk."""
-    image = decode_image(raw)
+    """Raises ImageError for bytes that are not a usable image. Nothing is written to disk; a large photo
+    is kept screen-sized (fercore.images.KEPT_SIDE), and boxes are in that copy's pixels."""
+    image = fit_within(decode_image(raw))
     gray = to_gray(image)
     faces, found = find_faces(gray, max_faces)
     whole_image = not faces and classify_whole_if_none

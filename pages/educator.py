@@ -75,6 +75,22 @@ def most_missed(report) -> None:
             col.caption(f"{face.face_id}: {caption}")
 
 
+def delete_session(code: str, token: str) -> None:
+    with st.expander("Delete this session"):
+        st.write("This deletes the session and every answer given in it, for good. Download the CSV first "
+                 "if you want to keep the results.")
+        if not st.button("Delete the session and its answers"):
+            return
+        try:
+            deleted = store().delete_session(code, token)
+        except FercoreError as exc:
+            st.warning(plain(exc))
+            return
+    st.session_state.update(view_code="", view_token="", deleted=f"Session {code.upper()} and its "
+                            f"{deleted} answer(s) are deleted.")
+    st.rerun()
+
+
 missing_data = dataset_problem()
 if missing_data:  # sessions can be set up, but learners need the faces on this server
     dataset_panel(missing_data, "Learners in a session practise on faces from FER2013")
@@ -82,7 +98,10 @@ create_tab, view_tab = st.tabs(["Create a session", "Follow a session"])
 with create_tab:
     create_form()
 with view_tab:
+    if "deleted" in st.session_state:
+        st.success(st.session_state.pop("deleted"))
     code = st.text_input("Join code", value=st.session_state.get("view_code", ""))
     token = st.text_input("Educator token", value=st.session_state.get("view_token", ""), type="password")
     if code and token:
         live_results(code, token)
+        delete_session(code, token)

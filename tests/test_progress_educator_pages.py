@@ -89,3 +89,17 @@ def test_forget_me_deletes_the_learners_answers_after_the_key(db):
     app.run()
     assert "Deleted 1 answer(s)" in app.success[0].value and db.answers("Sam") == []
     assert not db.is_registered("Sam") and not app.metric
+
+
+def test_an_educator_deletes_a_session_and_its_answers(db):
+    session, token = db.create_session("Group", ["happy"], 3, 1)
+    db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
+    db.record("Alex", Answer("PublicTest_3", 3, 3, 3, 1))  # practice of their own stays
+    app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
+    app.text_input[1].input(session.code)
+    app.text_input[2].input(token)
+    app.run()
+    next(b for b in app.button if b.label == "Delete the session and its answers").click()
+    app.run()
+    assert not app.exception and f"{session.code} and its 1 answer(s) are deleted" in app.success[0].value
+    assert [a.face_id for a in db.answers("Alex")] == ["PublicTest_3"] and not app.get("plotly_chart")
