@@ -5,6 +5,7 @@ from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import ArtifactError
 from ui import charts
+from fercore.store import StoreError, retention_days
 from ui.resources import model_problem
 
 LIMITS = """
@@ -17,7 +18,19 @@ LIMITS = """
 - **Not for decisions about people.** Do not use it for diagnosis, hiring, surveillance, grading, or to
   judge what a person feels inside: an expression is not an inner state.
 """
-PRIVACY = "Photos you upload stay in memory for your browser session only: nothing is written to disk or logged."
+PRIVACY = """
+- **Your photos** stay in memory for your browser session only, shrunk to screen size: nothing you upload
+  is written to disk or logged.
+- **Your answers are yours.** They are kept on this server under your nickname, and only your nickname
+  with your personal key opens them. No e-mail and no account: nothing else about you. The key is shown
+  once; the server keeps only a fingerprint of it, so nobody can look it up.
+- **In a class session**, your educator sees your nickname and your answers in that session, never your
+  other practice. Other learners see nothing of yours, and nobody is ranked.
+- **Forget me.** On the Progress page, "Delete all my answers" deletes your nickname, your answers and your
+  display choices, at once and for good. An educator can delete a session with all its answers.
+- **Nothing is kept for ever.** Answers and sessions older than {days} days are deleted on their own.
+- **The model everyone uses** can only be changed by this server's maintainer, who also decides who trains.
+"""
 
 st.title("About the model")
 path = registry.active_model_path()
@@ -50,4 +63,8 @@ if card:
 st.header("What it can't do")
 st.markdown(LIMITS)
 st.header("Privacy")
-st.write(PRIVACY)
+try:
+    days = retention_days()
+except StoreError:  # a mistyped FER_RETENTION_DAYS: the store refuses to open and says why
+    days = "the set number of"
+st.markdown(PRIVACY.format(days=days))
