@@ -185,11 +185,13 @@ def scores(learner, class_session):
         st.caption(f"{right} of {len(answers)} matched the label{where} · current run: {store().streak(learner)}")
 
 
-learner = signed_in_learner()
+who, code_box = st.columns(2, vertical_alignment="bottom")  # one row: the reveal fits a laptop screen
+learner = signed_in_learner(who)
 if learner is None:
     st.info("Type a nickname to start. Your answers are kept under it, and only your key opens them.")
     st.stop()
-class_session = join_class()
+with code_box:
+    class_session = join_class()
 level, focus = settings(class_session)
 try:
     pool = quiz_pool()

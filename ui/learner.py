@@ -12,11 +12,13 @@ from ui.resources import store
 from ui.text import plain
 
 
-def signed_in_learner() -> str | None:
-    """The learner of this browser session, or None after drawing the nickname-and-key form."""
+def signed_in_learner(bar=None) -> str | None:
+    """The learner of this browser session, or None after drawing the nickname-and-key form.
+    bar: where to say who is signed in (a column, to share a row); the page by default."""
     learner = st.session_state.get("learner")
     if learner:
-        _signed_in_bar(learner)
+        with bar or st.container():
+            _signed_in_bar(learner)
         return learner
     _sign_in_form()
     return None
@@ -65,6 +67,6 @@ def _signed_in_bar(learner: str) -> None:
         st.code(new_key, language=None)
         st.button("I have kept my key", on_click=st.session_state.pop, args=("new_key", None))
         return
-    text, button = st.columns([4, 1], vertical_alignment="center")
-    text.caption(f"Practising as **{plain(learner)}**.")
-    button.button("Not you? Sign out", on_click=sign_out)
+    text, button = st.columns([3, 2], vertical_alignment="center")
+    text.caption(f"Practising as **{plain(learner)}**. Not you?")
+    button.button("Sign out", on_click=sign_out)
