@@ -8,8 +8,13 @@ import argparse
 import json
 import os
 import shlex
+import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS
@@ -52,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
                    help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16; the saved model is float32")
     p.add_argument("--init-from", metavar="MODEL.keras", help="start from a trained model of the same network")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel with tf.distribute on every GPU of this machine (every CPU device without "
+                        "one); --batch-size stays the batch of one step over all of them")
+    p.add_argument("--cpu-devices", type=int, metavar="N",
+                   help="split the CPU into N logical devices, to try --distribute on a machine without GPUs")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--out", default="models/model.keras")
     p.add_argument("--data")
@@ -65,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=["seed", "default"], help="fix the architecture (default: search it)")
     p.add_argument("--directory", default="models/tuning", help="tuner state; an existing one is continued")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="run the search in parallel: a chief process holding the oracle and N worker processes "
+                        "running trials (keras-tuner's distributed mode)")
+    p.add_argument("--oracle", metavar="HOST:PORT",
+                   help="with --workers: where the chief serves the search (default 127.0.0.1 and a free port; "
+                        "0.0.0.0:PORT lets workers on other machines join)")
     p.add_argument("--out", default="models/tuned.keras")
     p.add_argument("--data")
     p.set_defaults(run=_tune)
@@ -170,7 +186,7 @@ def _train(args) -> int:
     config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
                          augment=args.augment, class_weight=args.class_weight, seed=args.seed,
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
-                         init_from=args.init_from)
+                         init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices)
     summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:
         print("stopped before the first epoch finished: nothing saved.")
@@ -183,8 +199,9 @@ def _train(args) -> int:
 
 class _PrintTrials(_PrintProgress):
     def on_run_begin(self, info):
+        earlier = "" if info.get("role") == "worker" else f" ({len(info['previous_trials'])} earlier trials)"
         print(f"Hyperband: max {info['max_epochs']} epochs, factor {info['factor']}, {info['train_size']} faces "
-              f"per trial, objective PublicTest accuracy ({len(info['previous_trials'])} earlier trials)", flush=True)
+              f"per trial, objective PublicTest accuracy{earlier}", flush=True)
 
     def on_trial_begin(self, trial_id, hyperparameters):
         settings = ", ".join(f"{k}={v}" for k, v in hyperparameters.items() if not k.startswith("tuner/"))
@@ -195,19 +212,123 @@ class _PrintTrials(_PrintProgress):
 
 
 def _tune(args) -> int:
+    if args.workers is not None and "KERASTUNER_ORACLE_IP" not in os.environ:
+        return _tune_in_parallel(args)  # without TensorFlow: this process only starts and watches the others
     from fercore.evaluate import format_report
     from fercore.tune import TuneConfig, tune
 
     config = TuneConfig(max_epochs=args.max_epochs, factor=args.factor, subset=args.subset,
                         time_budget_s=args.time_budget * 60 if args.time_budget else None, arch=args.arch,
-                        seed=args.seed, directory=args.directory, data=args.data)
+                        seed=args.seed, directory=args.directory, data=args.data, workers=args.workers)
     summary = tune(config, args.out, listener=_PrintTrials(), command=_command_line())
+    if summary.get("worker"):
+        print(f"{summary['worker']} done: ran trials {', '.join(summary['trials_run']) or 'none'}.")
+        return 0
     if summary["artifact"] is None:
         print("no trial finished: nothing saved.")
         return 1
     print(f"\nbest trial {summary['best_trial']} saved to {summary['artifact']}\n")
     print(format_report(summary["evaluation"]["public"]))
     return 0
+
+
+def _tune_in_parallel(args) -> int:
+    """A chief and `--workers` worker processes, each this same command line told its part by keras-tuner's
+    variables. Their output is relayed line by line, and none outlives this process."""
+    if args.workers < 1:
+        raise FercoreError(f"--workers must be at least 1, got {args.workers}.")
+    bind_host, port = _oracle_address(args.oracle)
+    connect_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "[::]") else bind_host
+    logs = Path(args.directory) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"parallel Hyperband: chief serving at {bind_host}:{port}, {args.workers} workers; logs in {logs}",
+          flush=True)
+    if connect_host != bind_host:
+        print(f"workers on other machines join with KERASTUNER_TUNER_ID=<a new name> KERASTUNER_ORACLE_IP=<this "
+              f"machine> KERASTUNER_ORACLE_PORT={port} and these same tune options (docs/distributed.md)", flush=True)
+    roles = {"chief": bind_host} | {f"tuner{i}": connect_host for i in range(args.workers)}
+    processes, relays = {}, []
+    previous_sigterm = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` runs
+    try:
+        for name, host in roles.items():
+            processes[name] = _start_tuner(name, host, port, logs / f"{name}.log")
+        for name, process in processes.items():  # threads only now: Popen's preexec_fn must not meet them
+            relays.append(threading.Thread(target=_relay, args=(name, process.stdout), daemon=True))
+            relays[-1].start()
+        _wait_for_all(processes, logs)
+    finally:
+        _stop_all(processes.values())
+        for relay in relays:  # their last lines (the chief's report) before this process ends
+            relay.join(timeout=5)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    return 0
+
+
+def _oracle_address(address: str | None) -> tuple[str, int]:
+    host, _, port = (address or "127.0.0.1:0").rpartition(":")
+    if not host or not port.isdigit():
+        raise FercoreError(f"--oracle expects HOST:PORT, e.g. 0.0.0.0:8000, got '{address}'.")
+    if int(port):
+        return host, int(port)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host.strip("[]"), 0))  # port 0: the system picks a free one
+            return host, probe.getsockname()[1]
+    except OSError as exc:
+        raise FercoreError(f"--oracle: cannot serve at {host} on this machine ({exc.strerror or exc}).") from None
+
+
+def _start_tuner(name: str, host: str, port: int, log: Path) -> subprocess.Popen:
+    env = os.environ | {"KERASTUNER_TUNER_ID": name, "KERASTUNER_ORACLE_IP": host,
+                        "KERASTUNER_ORACLE_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "fercore", *sys.argv[1:]], env=env, stdout=subprocess.PIPE,
+                                stderr=stderr, text=True, start_new_session=True, preexec_fn=_die_with_parent())
+
+
+def _die_with_parent():
+    """For the child: end with SIGTERM if this process dies, even by SIGKILL (Linux)."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def _relay(name: str, stream) -> None:
+    for line in stream:
+        print(f"[{name}] {line}", end="", flush=True)
+
+
+def _wait_for_all(processes: dict, logs: Path) -> None:
+    """Until every process has ended well; the first to fail ends the search."""
+    while True:
+        codes = {name: process.poll() for name, process in processes.items()}
+        for name, code in codes.items():
+            if code:  # not None (running) nor 0
+                raise FercoreError(f"{name} failed (exit {code}): {_last_error(logs / f'{name}.log')}")
+        if all(code == 0 for code in codes.values()):
+            return
+        time.sleep(0.5)
+
+
+def _last_error(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or ["no message; see " + str(log)])[-1].removeprefix("error: ")[:300]
+
+
+def _stop_all(processes) -> None:
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.terminate()
+    for process in running:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _evaluate(args) -> int:

@@ -1,9 +1,14 @@
 """Train a CNN on FER2013 Training, keep the best epoch on PublicTest, checkpoint every epoch,
-resume after an interruption, and write the artifact with its evaluation."""
+resume after an interruption, and write the artifact with its evaluation.
+
+`distribute` trains data-parallel on this machine's devices with tf.distribute (docs/distributed.md).
+"""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +38,8 @@ class TrainConfig:
     data: str | None = None
     precision: str = "float32"  # or mixed_bfloat16; the saved model is float32 either way
     init_from: str | None = None  # a trained .keras of the same network to start from
+    distribute: bool = False  # data-parallel over every local GPU, or every logical CPU device
+    cpu_devices: int | None = None  # split the CPU into this many logical devices (to try `distribute`)
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -105,6 +112,8 @@ def train(
 ) -> dict:
     """Run training; returns a summary with the artifact path and its PublicTest/PrivateTest reports."""
     out, listener, cancel = Path(out), listener or TrainingListener(), cancel or CancelToken()
+    strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
+    replicas = strategy.num_replicas_in_sync if strategy else 1
     keras.utils.set_random_seed(config.seed)
     splits = fer_data.load_fer2013(config.data)
     train_split = splits["train"].sample(config.subset, seed=config.seed)
@@ -112,16 +121,21 @@ def train(
 
     ckpt = checkpoint_dir(out)
     state = _resume_state(ckpt, config) if resume else None
-    if state:
-        model = keras.models.load_model(ckpt / "last.keras")
-        listener.message(f"Resuming {out.name} after epoch {state['epochs_done']} of {config.epochs}.")
-    else:
-        model = build_model(hp, config.precision)
-        if config.init_from:
-            _copy_weights(config.init_from, model)
-            listener.message(f"Starting from the weights of {config.init_from}.")
-        state = {"config": asdict(config), "epochs_done": 0, "best_epoch": 0,
-                 "best_val_accuracy": -1.0, "history": []}
+    with strategy.scope() if strategy else contextlib.nullcontext():  # variables mirrored on every replica
+        if state:
+            model = keras.models.load_model(ckpt / "last.keras")
+            listener.message(f"Resuming {out.name} after epoch {state['epochs_done']} of {config.epochs}.")
+        else:
+            model = build_model(hp, config.precision)
+            if config.init_from:
+                _copy_weights(config.init_from, model)
+                listener.message(f"Starting from the weights of {config.init_from}.")
+            state = {"config": asdict(config), "epochs_done": 0, "best_epoch": 0,
+                     "best_val_accuracy": -1.0, "history": []}
+    if replicas > 1:
+        model.jit_compile = False  # XLA cannot reach a variable mirrored on another device
+        listener.message(f"Training data-parallel on {replicas} replicas, {config.batch_size} faces per step "
+                         f"in all ({strategy.__class__.__name__}).")
     ckpt.mkdir(parents=True, exist_ok=True)
 
     # a resumed run continues the same sequence of shuffles and augmentations
@@ -158,12 +172,61 @@ def train(
         training={"command": command, "kind": "train", "config": asdict(config),
                   "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
                   "seconds_this_run": round(time.time() - started, 1), "history": state["history"],
-                  "cancelled": cancel.cancelled, "started_from_commands": _commands_before(config)},
+                  "cancelled": cancel.cancelled, "started_from_commands": _commands_before(config),
+                  "distribute": config.distribute, "replicas": replicas},
         train_faces_used=len(train_split),
     )
     summary |= {"epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"], "cancelled": cancel.cancelled}
     listener.on_run_end(summary)
     return summary
+
+
+def make_strategy(config: TrainConfig):
+    """MirroredStrategy over every local GPU (every logical CPU device when there is none);
+    None without `distribute`."""
+    if not config.distribute and config.cpu_devices is None:
+        return None
+    if keras.backend.backend() != "tensorflow":
+        raise FercoreError("--distribute and --cpu-devices use tf.distribute: run them with the TensorFlow "
+                           "backend (KERAS_BACKEND=tensorflow).")
+    if config.distribute and _cluster_tasks() > 1:
+        # Keras 3's fit breaks under MultiWorkerMirroredStrategy (it reduces nested batches and scalar
+        # metrics in ways CollectiveAllReduce rejects; keras-team/keras#20585): refuse rather than crash.
+        raise FercoreError("TF_CONFIG names several workers, but Keras 3 cannot train across machines with "
+                           "MultiWorkerMirroredStrategy yet (keras-team/keras#20585). Unset TF_CONFIG to train "
+                           "on this machine's devices.")
+    if config.cpu_devices is not None:
+        split_cpu(config.cpu_devices)
+    if not config.distribute:
+        return None
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+def split_cpu(count: int) -> None:
+    """Present the CPU as `count` logical devices, so that data-parallel code runs without GPUs."""
+    import tensorflow as tf
+
+    if count < 1:
+        raise FercoreError(f"--cpu-devices must be at least 1, got {count}.")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        raise FercoreError("--cpu-devices must be set before TensorFlow starts: run training in a fresh "
+                           "process (python -m fercore train ...).") from None
+
+
+def _cluster_tasks() -> int:
+    """How many chief and worker tasks TF_CONFIG names (0 without it)."""
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    except (ValueError, AttributeError):
+        raise FercoreError("TF_CONFIG is not a JSON object like {\"cluster\": {\"worker\": [...]}, "
+                           "\"task\": {...}}.") from None
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
 
 
 def finish_artifact(model, out, splits, arch, hyperparameters, training, train_faces_used, **extra) -> dict:
