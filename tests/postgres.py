@@ -98,8 +98,11 @@ def server():
             shutil.chown(folder, user, user)
 
         def run(*command):
-            subprocess.run([str(binaries / command[0]), *command[1:]], cwd=folder, user=user, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
+            done = subprocess.run([str(binaries / command[0]), *command[1:]], cwd=folder, capture_output=True,
+                                  text=True, **as_user)
+            if done.returncode:
+                raise RuntimeError(f"{command[0]} failed: {done.stderr or done.stdout}")
 
         run("initdb", "-D", str(folder / "data"), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
         port = _start(run, folder)
@@ -121,7 +124,7 @@ def _start(run, folder: Path, tries: int = 3) -> int:
             run("pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "server.log"), "-w", "-t", "60",
                 "-o", options, "start")
             return port
-        except subprocess.CalledProcessError:
+        except RuntimeError:
             if attempt == tries - 1:
                 raise RuntimeError("PostgreSQL did not start:\n" + (folder / "server.log").read_text()) from None
 
