@@ -186,7 +186,7 @@ def _write_cache(cache: Path, key: str, splits: dict[str, Split]) -> None:
         arrays |= {f"{name}_images": split.images, f"{name}_labels": split.labels, f"{name}_ids": split.ids}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")  # app servers starting together each write
         np.savez(tmp, **arrays)
         os.replace(tmp, cache)  # atomic: a reader never sees half a cache
     except OSError:

@@ -6,7 +6,9 @@ second while a job is watched), which starved the training thread. The child sen
 event back through a queue; a Job in the server keeps them so that any number of viewers (browser
 tabs, a reloaded page) read the same state. JobRunner refuses a second job while one runs, and jobs
 larger than the server's limits (JobLimits, set by its maintainer); only the job's owner or a
-maintainer may stop it.
+maintainer may stop it. All of this lives in one server process: with several app servers, only one
+has FER_MAINTAINER_KEY (the others' Train pages are read-only), so one process owns training
+(docs/deploy.md).
 """
 from __future__ import annotations
 

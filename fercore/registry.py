@@ -1,7 +1,9 @@
 """Which trained models exist in models/, and which one the app uses (the active model).
 
 The choice is a small JSON file under data/ (ignored by git), so picking a freshly trained model
-never overwrites the shipped models/default.keras. FER_MODEL overrides everything.
+never overwrites the shipped models/default.keras. FER_MODEL overrides everything. Several app servers
+follow one choice when FER_ACTIVE_MODEL_FILE and FER_TRAINED_DIR name the same shared paths on each
+(docs/deploy.md): every page reads the file afresh.
 """
 from __future__ import annotations
 
@@ -43,7 +45,10 @@ def set_active_model(path: str | os.PathLike) -> None:
     read_metadata(path)  # refuse a missing or mismatched model before pointing the app at it
     target = _choice_file()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"path": str(Path(path).resolve())}))
+    # Written beside it, then renamed over it: another server reading meanwhile sees the old or the new choice.
+    written = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    written.write_text(json.dumps({"path": str(Path(path).resolve())}))
+    os.replace(written, target)
 
 
 def list_models(directory: str | os.PathLike = MODELS_DIR) -> list[dict]:

@@ -1,21 +1,27 @@
-"""Learners' answers and educators' sessions in one SQLite file, shared by threads and processes.
+"""Learners' answers and educators' sessions in one SQLite file or one PostgreSQL database, shared by
+threads and processes (several app servers share a PostgreSQL database: docs/deploy.md).
 
 A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
 learner's answers only after `sign_in`. Nicknames match whatever the case, in any alphabet. Answers
 and sessions older than the retention period (FER_RETENTION_DAYS, default 180) are deleted.
-Every call opens its own short connection (WAL mode, busy timeout, one statement per write), so one
-Store can serve every browser session of the app. No TensorFlow here.
+SQLite: every call opens its own short connection (WAL mode, busy timeout, one statement per write), so
+one Store can serve every browser session of the app. PostgreSQL: a pool of connections does the same.
+The SQL is written once, in SQLite's form; a small dialect seam adapts it for PostgreSQL. No TensorFlow here.
 """
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import io
+import itertools
 import os
+import re
 import secrets
 import sqlite3
 import unicodedata
+import weakref
 from collections import Counter, defaultdict
 from contextlib import closing
 from dataclasses import dataclass
@@ -29,7 +35,7 @@ from fercore.data import PROJECT_ROOT
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS, NUM_CLASSES
 
-SCHEMA_VERSION = 3  # kept in PRAGMA user_version; 2 added display_choices, 3 learners
+SCHEMA_VERSION = 3  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -64,8 +70,48 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
 """
+# The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
+# `<`, so they sort bytewise (COLLATE "C") whatever the database's locale. ON DELETE CASCADE: writers here
+# run side by side, so an answer saved between a deletion's two statements goes with its session.
+POSTGRES_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    emotions    TEXT NOT NULL,
+    questions   INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    answered_at TEXT COLLATE "C" NOT NULL,
+    learner     TEXT NOT NULL,
+    session     TEXT REFERENCES sessions (code) ON DELETE CASCADE,
+    face_id     TEXT NOT NULL,
+    true_label  INTEGER NOT NULL CHECK (true_label BETWEEN 0 AND {NUM_CLASSES - 1}),
+    guess       INTEGER NOT NULL CHECK (guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_guess INTEGER NOT NULL CHECK (model_guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    level       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS display_choices (
+    learner     TEXT NOT NULL,
+    choices     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS learners (
+    folded      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    key_hash    TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices (lower(learner COLLATE "C"));
+CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
+CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+"""
+SCHEMA_LOCK = 0x6665_7263_6F72_65  # "fercore": the advisory lock held while PostgreSQL's schema is created
 
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 30.0  # SQLite
+POOL_SIZE = 10  # PostgreSQL connections per Store (per app server) at most
 CLEAR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 6
 TOKEN_GROUPS = 3  # the educator token: three groups of four, about 59 random bits
@@ -222,8 +268,14 @@ class SessionReport:
     most_missed: list[MissedFace]
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get("FER_DB") or PROJECT_ROOT / "data" / "progress.sqlite3")
+def default_db_path() -> Path | str:
+    """FER_DB: a SQLite file's path, or a PostgreSQL URL (kept as text); else data/progress.sqlite3."""
+    value = os.environ.get("FER_DB")
+    return value if is_postgres_url(value) else Path(value or PROJECT_ROOT / "data" / "progress.sqlite3")
+
+
+def is_postgres_url(location) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
 def retention_days() -> int:
@@ -289,19 +341,52 @@ def normalize_code(text: str) -> str:
     return "".join(str(text).split()).replace("-", "").upper()
 
 
-class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path) if path else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+# The dialect seam. The Store's SQL is SQLite's, with `?` and `?N` parameters, plus NOCASE(x): compare x
+# as SQLite's COLLATE NOCASE does (ASCII letters folded, nothing else), which answers.learner and
+# display_choices.learner need. lower() under the "C" collation folds exactly those letters in PostgreSQL.
+_NOCASE = re.compile(r"NOCASE\(([^()]*)\)")
+_PARAMETER = re.compile(r"\?(\d*)")
+
+
+@functools.cache
+def _sqlite_sql(sql: str) -> str:
+    return _NOCASE.sub(r"\1 COLLATE NOCASE", sql)
+
+
+@functools.cache
+def _postgres_sql(sql: str) -> tuple[str, tuple[int, ...]]:
+    """psycopg's form: each `?` or `?N` becomes `%s`; returns the query and which parameter each `%s` takes."""
+    order: list[int] = []
+    plain = itertools.count()
+
+    def placeholder(match: re.Match) -> str:
+        order.append(int(match[1]) - 1 if match[1] else next(plain))
+        return "%s"
+
+    query = _PARAMETER.sub(placeholder, _NOCASE.sub(r'lower(\1 COLLATE "C")', sql.replace("%", "%%")))
+    return query, tuple(order)
+
+
+class _SQLite:
+    """One short connection per call: SQLite's locks work across processes; WAL lets readers go on
+    while one writer writes."""
+
+    IntegrityError = sqlite3.IntegrityError
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
         # Held open, unused, so closing a per-call connection never checkpoints and deletes the WAL.
-        self._keep_open = conn = self._connect(check_same_thread=False)
+        self._keep_open = self._connect(check_same_thread=False)
+
+    def upgrade(self) -> None:
+        conn = self._keep_open
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
         conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        self.expire(retention_days())
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         # Autocommit: each write is one statement, so each is its own short transaction.
@@ -310,21 +395,102 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def execute(self, sql: str, params: tuple) -> list[tuple]:
         with closing(self._connect()) as conn:
-            return conn.execute(sql, params).fetchall()
+            return conn.execute(_sqlite_sql(sql), params).fetchall()
 
-    def _execute_together(self, *statements: tuple[str, tuple]) -> list[int]:
-        """Several writes as one transaction; returns each one's row count."""
+    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
         with closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+                counts = [conn.execute(_sqlite_sql(sql), params).rowcount for sql, params in statements]
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return counts
+
+    @staticmethod
+    def is_foreign_key(error: Exception) -> bool:
+        return "FOREIGN KEY" in str(error)
+
+    def close(self) -> None:
+        self._keep_open.close()
+
+
+class _Postgres:
+    """A pool of connections, shared by the Store's threads: a connection per call would cost a login
+    each time, and one per thread would grow with Streamlit's threads."""
+
+    def __init__(self, url: str):
+        import psycopg  # only where PostgreSQL is used
+        from psycopg_pool import ConnectionPool
+
+        self.IntegrityError = psycopg.IntegrityError
+        self._foreign_key = psycopg.errors.ForeignKeyViolation
+        self._connect = functools.partial(psycopg.connect, url, autocommit=True)
+        self._connect().close()  # a wrong URL or a server down: psycopg's message now, not a pool timeout later
+        # check: a connection the server dropped (a restart) is replaced, not handed to a page.
+        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
+                                    check=ConnectionPool.check_connection, open=True, name="fercore-store")
+        weakref.finalize(self, self._pool.close)  # the pool's threads would otherwise outlive the Store
+
+    def upgrade(self) -> None:
+        # The lock: app servers starting together would otherwise race to create the same tables.
+        with self._connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+            (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"The PostgreSQL database {conn.info.dbname} was written by a newer fercore "
+                                 f"(schema {version}); update fercore.")
+            if version < SCHEMA_VERSION:  # later versions: their ALTERs go here, after the tables
+                conn.execute(POSTGRES_SCHEMA)
+                conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+
+    def execute(self, sql: str, params: tuple) -> list[tuple]:
+        query, order = _postgres_sql(sql)
+        with self._pool.connection() as conn:
+            cursor = conn.execute(query, [params[i] for i in order])
+            return cursor.fetchall() if cursor.description else []
+
+    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
+        with self._pool.connection() as conn, conn.transaction():
+            counts = []
+            for sql, params in statements:
+                query, order = _postgres_sql(sql)
+                counts.append(conn.execute(query, [params[i] for i in order]).rowcount)
+            return counts
+
+    def is_foreign_key(self, error: Exception) -> bool:
+        return isinstance(error, self._foreign_key)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB."""
+        location = path or default_db_path()
+        if is_postgres_url(location):
+            self.path, self._db = location, _Postgres(location)  # path: the URL
+        else:
+            self.path = Path(location)
+            self._db = _SQLite(self.path)
+        self._db.upgrade()
+        self.expire(retention_days())
+
+    def close(self) -> None:
+        """Let go of the database's connections now rather than when the Store is collected."""
+        self._db.close()
+
+    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self._db.execute(sql, params)
+
+    def _execute_together(self, *statements: tuple[str, tuple]) -> list[int]:
+        """Several writes as one transaction; returns each one's row count."""
+        return self._db.execute_together(statements)
 
     # Identity
 
@@ -332,13 +498,13 @@ class Store:
         """A new learner: returns the nickname as kept and their key (show it once; only its hash is kept).
         Answers saved under the nickname before keys existed go to whoever registers it first."""
         name = normalize_nickname(nickname)
-        earlier = self._execute("SELECT learner FROM answers WHERE learner = ? LIMIT 1", (name,))
+        earlier = self._execute("SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?) LIMIT 1", (name,))
         name = earlier[0][0] if earlier else name
         key = "-".join(_random_text(4) for _ in range(KEY_GROUPS))
         try:
             self._execute("INSERT INTO learners VALUES (?, ?, ?, ?)",
                           (name.casefold(), name, _hash(key), datetime.now(timezone.utc).isoformat()))
-        except sqlite3.IntegrityError:
+        except self._db.IntegrityError:
             raise NicknameTaken(f"The nickname {name} is taken. If it is yours, type your key; "
                                 "if not, choose another nickname.") from None
         return name, key
@@ -358,8 +524,9 @@ class Store:
     def forget_learner(self, nickname: str, key: str) -> int:
         """Delete the learner, their answers and display choices; returns how many answers went."""
         name = self.sign_in(nickname, key)
-        answers, *_ = self._execute_together(("DELETE FROM answers WHERE learner = ?", (name,)),
-                                             ("DELETE FROM display_choices WHERE learner = ?", (name,)),
+        answers, *_ = self._execute_together(("DELETE FROM answers WHERE NOCASE(learner) = NOCASE(?)", (name,)),
+                                             ("DELETE FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
+                                              (name,)),
                                              ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
         return answers
 
@@ -368,12 +535,13 @@ class Store:
         registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
         cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
         old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
-        idle_learners = "SELECT name FROM learners WHERE created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
+        idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
         answers, sessions, *_ = self._execute_together(
             (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions})", (cutoff,)),
             ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
-            (f"DELETE FROM display_choices WHERE learner IN ({idle_learners})", (cutoff,)),
-            (f"DELETE FROM learners WHERE name IN ({idle_learners})", (cutoff,)),
+            ("DELETE FROM display_choices WHERE NOCASE(learner) IN "
+             f"(SELECT NOCASE(name) FROM learners WHERE {idle_learners})", (cutoff,)),
+            (f"DELETE FROM learners WHERE {idle_learners}", (cutoff,)),
         )
         return answers, sessions
 
@@ -394,13 +562,13 @@ class Store:
             # A nickname keeps the spelling it was first given, whatever case is typed later.
             row_id, learner = self._execute(
                 "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level) "
-                "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE learner = ?2 LIMIT 1), ?2), ?3, ?4, ?5, ?6, "
-                "?7, ?8) RETURNING id, learner",
+                "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
+                "?3, ?4, ?5, ?6, ?7, ?8) RETURNING id, learner",
                 (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
                  int(answer.model_guess), int(answer.level)),
             )[0]
-        except sqlite3.IntegrityError as exc:
-            if session and "FOREIGN KEY" in str(exc):
+        except self._db.IntegrityError as exc:
+            if session and self._db.is_foreign_key(exc):
                 raise UnknownSessionCode(f"There is no session with the code {session}.") from None
             raise StoreError(f"That answer could not be saved ({exc}).") from None
         return StoredAnswer(answer.face_id, int(answer.true_label), int(answer.guess), int(answer.model_guess),
@@ -408,7 +576,7 @@ class Store:
 
     def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
         """The learner's answers, oldest first; with limit, only the latest that many."""
-        return self._answers("learner = ?", (self._kept_name(learner),), limit)
+        return self._answers("NOCASE(learner) = NOCASE(?)", (self._kept_name(learner),), limit)
 
     def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
         """Accuracy overall and per emotion for each day or sitting, oldest first."""
@@ -421,20 +589,21 @@ class Store:
         return confusion_matrix(answers), confusion_matrix(answers, model=True)
 
     def display_choices(self, learner: str) -> DisplayChoices:
-        rows = self._execute("SELECT choices FROM display_choices WHERE learner = ?", (self._kept_name(learner),))
+        rows = self._execute("SELECT choices FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
+                             (self._kept_name(learner),))
         on = set(rows[0][0].split(",")) if rows else set()
         return DisplayChoices(**{name: name in on for name in DisplayChoices.__dataclass_fields__})
 
     def save_display_choices(self, learner: str, choices: DisplayChoices) -> None:
         on = ",".join(name for name, value in vars(choices).items() if value)
-        self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (learner) DO UPDATE SET choices = ?",
-                      (self._kept_name(learner), on, on))
+        self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (NOCASE(learner)) DO UPDATE "
+                      "SET choices = ?", (self._kept_name(learner), on, on))
 
     def streak(self, learner: str) -> int:
         """How many answers in a row, up to the latest, were right."""
         (count,) = self._execute(
-            "SELECT COUNT(*) FROM answers WHERE learner = ?1 AND id > "
-            "(SELECT IFNULL(MAX(id), 0) FROM answers WHERE learner = ?1 AND guess != true_label)",
+            "SELECT COUNT(*) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND id > "
+            "(SELECT COALESCE(MAX(id), 0) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND guess != true_label)",
             (self._kept_name(learner),),
         )[0]
         return count
@@ -444,7 +613,8 @@ class Store:
         return YouVsModel(outcomes[True, True], outcomes[True, False], outcomes[False, True], outcomes[False, False])
 
     def session_result(self, learner: str, code: str) -> SessionResult:
-        answers = self._answers("learner = ? AND session = ?", (self._kept_name(learner), normalize_code(code)))
+        answers = self._answers("NOCASE(learner) = NOCASE(?) AND session = ?",
+                                (self._kept_name(learner), normalize_code(code)))
         return SessionResult(Tally.of(answers), _by_emotion(answers), _most_missed(answers))
 
     # Educators
@@ -469,7 +639,7 @@ class Store:
                               (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
                                created.isoformat()))
                 return Session(code, name, chosen, int(questions), int(level), created), token
-            except sqlite3.IntegrityError:
+            except self._db.IntegrityError:
                 continue  # the code is taken: draw another
 
     def join_session(self, code: str) -> Session:

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny generated FER2013 copies (folder and CSV forms) and the real-data switch."""
+"""Shared fixtures: tiny generated FER2013 copies (folder and CSV forms), the real-data switch, and the
+progress database on SQLite and on a throwaway PostgreSQL server."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cv2
 import numpy as np
+import postgres
 import pytest
 
 from fercore.data import SPLITS, resolve_data_path
@@ -70,6 +72,35 @@ def real_data_path():
             pytest.fail(f"FER_REQUIRE_DATA=1 but FER2013 is not at {path}")
         pytest.skip(f"FER2013 not found at {path}; set FER_DATA to run the real-data tests")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the session (tests/postgres.py). Without PostgreSQL here the tests that
+    need it skip, unless FER_REQUIRE_POSTGRES=1 (as in CI) makes that a failure."""
+    try:
+        with postgres.server() as server:
+            yield server
+    except postgres.PostgresMissing as missing:
+        if os.environ.get("FER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"FER_REQUIRE_POSTGRES=1 but {missing}")
+        pytest.skip(f"{missing}: PostgreSQL tests skipped")
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty PostgreSQL schema for one test, named in the URL."""
+    url = postgres_server.new_schema()
+    yield url
+    postgres_server.drop_schema(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """Where a test's progress store lives: a fresh SQLite file, then a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return tmp_path / "progress.sqlite3"
+    return request.getfixturevalue("postgres_url")
 
 
 def sign_in(app, nickname: str, key: str = ""):

@@ -293,6 +293,43 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         assert store.sign_in("robin", key) == "Robin"
 
 
+def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answers_given_on_the_other(
+        browser, postgres_url, tmp_path):
+    """Two `streamlit run app.py` processes on two ports with one FER_DB URL, as behind a reverse proxy
+    (docs/deploy.md): a session created on the first is joined and answered on the second, and the
+    educator's live view on the first shows the answer."""
+    from fercore.data import resolve_data_path
+
+    if not resolve_data_path().exists():
+        pytest.skip("FER2013 not found; set FER_DATA to run the browser tests")
+    env = {"FER_DB": postgres_url, "FER_DATA": str(resolve_data_path()), "FER_TRAINED_DIR": str(tmp_path / "trained"),
+           "FER_ACTIVE_MODEL_FILE": str(tmp_path / "active_model.json"), "FER_E2E_LOG": str(tmp_path / "streamlit.log")}
+    with app_server(env) as (first, _), app_server(env) as (second, _), \
+            new_page(browser) as teacher, new_page(browser) as student:
+        open_page(teacher, first, "Class sessions")
+        teacher.get_by_role("textbox", name="Session name").fill("Two servers")
+        teacher.get_by_role("button", name="Create session").click()
+        created = teacher.get_by_test_id("stAlertContentSuccess")
+        created.wait_for()
+        code = re.search(r"code (\w+)", created.inner_text()).group(1)
+        teacher.get_by_role("tab", name="Follow a session").click()
+        teacher.get_by_text(f"No answers yet. Learners open the quiz and type the code {code}").wait_for()
+
+        open_page(student, second, "Quiz")
+        sign_in(student, "Kim")
+        type_into(student, "Class code (optional)", code)
+        student.get_by_text("Two servers: face 1 of 10").wait_for()
+        picked = answer_one_question(student)
+
+        # No reload: the live view on the first server refreshes itself and finds the second's answer.
+        teacher.get_by_role("heading", name=re.compile(rf"Two servers \({code}\): 1 learner")).wait_for()
+        teacher.get_by_text("By learner").wait_for()  # the chart drawn, for the screenshot
+        no_traceback(teacher)
+        shot(teacher, "two-servers-educator-live-view")
+        answers = Store(postgres_url).answers("Kim")
+        assert [(a.session, EMOTIONS[a.guess]) for a in answers] == [(code, picked)]
+
+
 def open_nav(page, title: str) -> None:
     """Another page through the sidebar, in the same browser session (a reload would start a new one)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()

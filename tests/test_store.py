@@ -1,4 +1,5 @@
-"""The progress store: answers survive restarts and concurrent writers; educator data needs the token."""
+"""The progress store: answers survive restarts and concurrent writers; educator data needs the token.
+Every test that takes `db` or `store` runs on SQLite and on PostgreSQL (conftest.py)."""
 import csv
 import io
 import sqlite3
@@ -14,16 +15,36 @@ import numpy as np
 import pytest
 
 from fercore.labels import EMOTIONS, INDEX
-from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA_VERSION, Answer, DisplayChoices,
-                           NicknameTaken, Store, StoreError, UnknownSessionCode, WrongEducatorToken,
+from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA, SCHEMA_VERSION, Answer,
+                           DisplayChoices, NicknameTaken, Store, StoreError, UnknownSessionCode, WrongEducatorToken,
                            WrongLearnerKey, YouVsModel, trends)
 
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "progress.sqlite3")
+def store(db):
+    store = Store(db)
+    yield store
+    store.close()
+
+
+def query(db, sql: str, params: tuple = ()) -> list[tuple]:
+    """Straight to the database, around the Store: a SQLite file's path or a PostgreSQL URL."""
+    if isinstance(db, Path):
+        with closing(sqlite3.connect(db)) as conn, conn:
+            return conn.execute(sql, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        cursor = conn.execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def schema_version(db) -> int:
+    if isinstance(db, Path):
+        return query(db, "PRAGMA user_version")[0][0]
+    return query(db, "SELECT MAX(version) FROM schema_version")[0][0]
 
 
 def answer(true, guess, model=None, face="PublicTest_1", level=1) -> Answer:
@@ -48,55 +69,99 @@ def assert_nothing_lost_or_mixed(store, learners, n):
         assert [(a.true_label, a.guess, a.level) for a in got] == [(i % 7, (i * 3) % 7, 1 + i % 4) for i in range(n)]
 
 
-def test_answers_survive_a_restart_in_a_wal_database(tmp_path):
-    path = tmp_path / "progress.sqlite3"
-    first = Store(path)
+def test_answers_survive_a_restart(db):
+    first = Store(db)
     first.record("Sam", answer(HAPPY, HAPPY, face="PublicTest_7", level=2))
     first.record("Sam", answer(FEAR, SURPRISE, model=SAD, face="PrivateTest_9", level=3))
-    del first
+    first.close()
 
-    reopened = Store(path).answers("Sam")
+    reopened = Store(db).answers("Sam")
     assert [(a.face_id, a.true_label, a.guess, a.model_guess, a.level) for a in reopened] == [
         ("PublicTest_7", HAPPY, HAPPY, HAPPY, 2), ("PrivateTest_9", FEAR, SURPRISE, SAD, 3)]
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert schema_version(db) == SCHEMA_VERSION
 
 
-def test_display_choices_are_kept_per_learner_and_a_version_1_file_gains_their_table(tmp_path):
+def test_a_sqlite_file_is_in_wal_mode(tmp_path):
+    path = tmp_path / "progress.sqlite3"
+    Store(path)
+    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_display_choices_are_kept_per_learner(db, store):
+    assert store.display_choices("Zoe") == DisplayChoices()  # all off until chosen
+    store.save_display_choices("Zoe", DisplayChoices(larger_text=True, read_aloud=True))
+    store.save_display_choices("Sam", DisplayChoices(high_contrast=True))
+    assert Store(db).display_choices("zoe") == DisplayChoices(larger_text=True, read_aloud=True)
+    store.save_display_choices("ZOE", DisplayChoices(reduced_motion=True))  # the same learner in any case
+    assert store.display_choices("Zoe") == DisplayChoices(reduced_motion=True)
+    assert store.display_choices("Sam") == DisplayChoices(high_contrast=True)
+
+
+def test_a_version_1_sqlite_file_gains_the_display_choices_table(tmp_path):
     path = tmp_path / "old.sqlite3"
     Store(path)
     with closing(sqlite3.connect(path)) as conn:  # as a file from before display choices
         conn.executescript("DROP TABLE display_choices; PRAGMA user_version = 1;")
     store = Store(path)
-    assert store.display_choices("Zoe") == DisplayChoices()  # all off until chosen
-    store.save_display_choices("Zoe", DisplayChoices(larger_text=True, read_aloud=True))
-    store.save_display_choices("Sam", DisplayChoices(high_contrast=True))
-    assert Store(path).display_choices("zoe") == DisplayChoices(larger_text=True, read_aloud=True)
-    store.save_display_choices("Zoe", DisplayChoices(reduced_motion=True))
-    assert store.display_choices("Zoe") == DisplayChoices(reduced_motion=True)
-    assert store.display_choices("Sam") == DisplayChoices(high_contrast=True)
+    assert store.display_choices("Zoe") == DisplayChoices()
+    store.save_display_choices("Zoe", DisplayChoices(larger_text=True))
+    assert Store(path).display_choices("zoe") == DisplayChoices(larger_text=True)
+    assert schema_version(path) == SCHEMA_VERSION
 
 
-def test_the_database_path_comes_from_fer_db(tmp_path, monkeypatch):
-    monkeypatch.setenv("FER_DB", str(tmp_path / "elsewhere" / "db.sqlite3"))
+def test_the_database_comes_from_fer_db(db, tmp_path, monkeypatch):
+    if isinstance(db, Path):
+        db = tmp_path / "elsewhere" / "db.sqlite3"
+    monkeypatch.setenv("FER_DB", str(db))
     Store().record("Sam", answer(HAPPY, HAPPY))
-    assert Store(tmp_path / "elsewhere" / "db.sqlite3").answers("Sam")
+    assert Store(db).answers("Sam")
 
 
-def test_a_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "progress.sqlite3"
-    Store(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 99")
+def test_a_newer_schema_is_refused(db):
+    Store(db)
+    query(db, "PRAGMA user_version = 99" if isinstance(db, Path) else "INSERT INTO schema_version VALUES (99)")
     with pytest.raises(StoreError, match="newer fercore"):
-        Store(path)
+        Store(db)
+
+
+def test_app_servers_starting_together_create_the_postgresql_schema_once(postgres_url):
+    """Several stores opening a fresh database at the same moment, as several app servers may."""
+    ready, errors = threading.Barrier(6), []
+
+    def open_store():
+        try:
+            ready.wait(timeout=60)
+            Store(postgres_url).close()
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert query(postgres_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_both_databases_have_the_same_columns_in_the_same_order(tmp_path, postgres_url):
+    """Some INSERTs name no columns, so the two schemas must not drift apart."""
+    Store(tmp_path / "progress.sqlite3")
+    Store(postgres_url).close()
+    for table in ("sessions", "answers", "display_choices", "learners"):
+        assert table in SCHEMA
+        sqlite_columns = [row[1] for row in query(tmp_path / "progress.sqlite3", f"PRAGMA table_info({table})")]
+        postgres_columns = [row[0] for row in query(
+            postgres_url, "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema() ORDER BY ordinal_position", (table,))]
+        assert sqlite_columns == postgres_columns
 
 
 def test_concurrent_threads_lose_and_mix_no_answers(store):
     learners = [f"thread{t}" for t in range(8)]
     ready = threading.Barrier(len(learners))
-    threads = [threading.Thread(target=write_answers, args=(store.path, learner, 40, ready)) for learner in learners]
+    threads = [threading.Thread(target=write_answers, args=(str(store.path), learner, 40, ready))
+               for learner in learners]
     for t in threads:
         t.start()
     for t in threads:
@@ -127,6 +192,16 @@ def test_nicknames_ignore_case_and_refuse_formula_like_text(store):
     for bad in ("", "   ", "=HYPERLINK(1)", "a" * 31):
         with pytest.raises(StoreError):
             store.record(bad, answer(HAPPY, HAPPY))
+
+
+def test_answers_before_keys_match_nicknames_as_sqlites_nocase_does_on_either_database(store):
+    """Unregistered nicknames fold ASCII letters only (registered ones match in any alphabet, through
+    learners.folded): PostgreSQL must keep SQLite's answer, whatever its locale."""
+    store.record("Émile", answer(HAPPY, HAPPY))
+    store.record("ÉMILE", answer(SAD, SAD))
+    store.record("émile", answer(FEAR, FEAR))
+    assert [a.learner for a in store.answers("ÉMILE")] == ["Émile", "Émile"]
+    assert [a.learner for a in store.answers("émile")] == ["émile"]
 
 
 def test_streak_counts_the_latest_run_of_right_answers(store):
@@ -215,8 +290,7 @@ def test_educator_data_is_refused_without_the_right_token(store):
         with pytest.raises(WrongEducatorToken):
             store.export_csv(session.code, wrong)
     assert store.session_report(session.code.lower(), token.lower().replace("-", "")).session == session
-    with sqlite3.connect(store.path) as conn:  # only a hash of the token is kept
-        assert token not in repr(conn.execute("SELECT * FROM sessions").fetchall())
+    assert token not in repr(query(store.path, "SELECT * FROM sessions"))  # only a hash of the token is kept
 
 
 def test_the_educator_report_covers_the_session_only(store):
@@ -336,8 +410,8 @@ def test_answers_and_sessions_past_the_retention_period_are_deleted(store, monke
         store.join_session(old_session.code)
 
 
-def test_retention_comes_from_fer_retention_days_when_the_store_opens(tmp_path, monkeypatch):
-    path = tmp_path / "progress.sqlite3"
+def test_retention_comes_from_fer_retention_days_when_the_store_opens(db, monkeypatch):
+    path = db
     Store(path).record("Ana", answer(HAPPY, HAPPY), at=datetime.now().astimezone() - timedelta(days=40))
     assert len(Store(path).answers("Ana")) == 1  # within the default 180 days
     monkeypatch.setenv("FER_RETENTION_DAYS", "30")

@@ -71,7 +71,8 @@ def _store(path: str):
 
 
 def store():
-    """The progress database (FER_DB, else data/progress.sqlite3), one Store per path and server."""
+    """The progress database (FER_DB: a SQLite file or a PostgreSQL URL; else data/progress.sqlite3), one
+    Store per database and server."""
     from fercore.store import default_db_path
 
     return _store(str(default_db_path()))
