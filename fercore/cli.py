@@ -1,4 +1,4 @@
-"""python -m fercore {data,train,tune,evaluate,calibrate,card,predict} ...
+"""python -m fercore {data,train,teachers,tune,evaluate,calibrate,card,predict} ...
 
 Heavy modules (TensorFlow) are imported inside each command so `--help` answers at once.
 """
@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                         "one); --batch-size stays the batch of one step over all of them")
     p.add_argument("--cpu-devices", type=int, metavar="N",
                    help="split the CPU into N logical devices, to try --distribute on a machine without GPUs")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+                   help="fit the run into this time: fewer epochs if need be, the learning rate still annealed")
+    p.add_argument("--teachers", metavar="FILE.npz",
+                   help="distil: learn from these teachers' readings as well as the labels (see `teachers`)")
+    p.add_argument("--distill", type=float, default=0.8,
+                   help="with --teachers: the weight of their reading against the label, 0-1 (default 0.8)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--out", default="models/model.keras")
     p.add_argument("--data")
@@ -84,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="models/tuned.keras")
     p.add_argument("--data")
     p.set_defaults(run=_tune)
+
+    p = sub.add_parser("teachers", help="several models' readings of the Training faces, for train --teachers")
+    p.add_argument("sources", nargs="+", metavar="MODEL.keras|FILE.npz", help="trained models, or earlier files to merge")
+    p.add_argument("--out", required=True, metavar="FILE.npz")
+    p.add_argument("--data")
+    p.set_defaults(run=_teachers)
 
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores, confusion matrix")
     p.add_argument("model")
@@ -186,7 +198,9 @@ def _train(args) -> int:
     config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
                          augment=args.augment, class_weight=args.class_weight, seed=args.seed,
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
-                         init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices)
+                         init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices,
+                         teachers=args.teachers, distill=args.distill,
+                         time_limit_s=args.time_limit * 60 if args.time_limit else None)
     summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:
         print("stopped before the first epoch finished: nothing saved.")
@@ -194,6 +208,18 @@ def _train(args) -> int:
     print(f"\nbest epoch {summary['best_epoch']} saved to {summary['artifact']}\n")
     for name in ("public", "private"):
         print(format_report(summary["evaluation"][name]) + "\n")
+    return 0
+
+
+def _teachers(args) -> int:
+    from fercore.data import load_fer2013
+    from fercore.teachers import public_accuracies, read_teachers, save_teachers
+
+    splits = load_fer2013(args.data, splits=("train", "public"))
+    readings = read_teachers(args.sources, splits, command=_command_line())
+    print(f"wrote {save_teachers(args.out, readings)}\nPublicTest accuracy, as the app reads faces:")
+    for name, accuracy in public_accuracies(readings, splits["public"].labels).items():
+        print(f"  {name:<24}{accuracy:.4f}")
     return 0
 
 

@@ -13,9 +13,14 @@ from fercore.predict import Predictor
 def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
     """Metrics for true class indices vs predicted class indices."""
     classes = list(range(NUM_CLASSES))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0
-    )
+    if len(labels):
+        precision, recall, f1, support = precision_recall_fscore_support(
+            labels, predictions, labels=classes, zero_division=0
+        )
+        confusion = confusion_matrix(labels, predictions, labels=classes)
+    else:  # a split held back, e.g. PrivateTest kept off a machine that only trains
+        precision = recall = f1 = support = np.zeros(NUM_CLASSES)
+        confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), int)
     return {
         "n": int(len(labels)),
         "accuracy": float(np.mean(labels == predictions)) if len(labels) else 0.0,
@@ -25,7 +30,7 @@ def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
                    "support": int(support[i])}
             for i, name in enumerate(EMOTIONS)
         },
-        "confusion": confusion_matrix(labels, predictions, labels=classes).tolist(),
+        "confusion": confusion.tolist(),
         "classes": list(EMOTIONS),
     }
 
@@ -57,7 +62,10 @@ def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) ->
     as the app reads faces, its readings of the test faces beside it."""
     predictor = Predictor.from_path(model_path)
     evaluation, probabilities = test_readings(predictor, splits, tta)
-    write_metadata(model_path, predictor.metadata | {"evaluation": evaluation})
+    # the data it was measured on (a model trained where PrivateTest was held back gains it here)
+    data = predictor.metadata.get("data", {}) | {"fingerprint": fingerprint(splits),
+                                                 "sizes": {name: len(split) for name, split in splits.items()}}
+    write_metadata(model_path, predictor.metadata | {"evaluation": evaluation, "data": data})
     if tta:
         store_readings(model_path, splits, probabilities)
     return evaluation

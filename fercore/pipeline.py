@@ -22,17 +22,25 @@ def as_inputs(images: np.ndarray) -> np.ndarray:
 
 
 class FaceBatches(keras.utils.PyDataset):
-    """(faces, one-hot labels) batches of a split; the order and augmentation are drawn from
-    (seed, epoch, batch index), so a run is repeatable whatever thread builds a batch."""
+    """(faces, targets) batches of a split; the order and augmentation are drawn from
+    (seed, epoch, batch index), so a run is repeatable whatever thread builds a batch.
+
+    Targets are one-hot labels, or with `soft_targets` (teachers' readings, one row per face) the
+    mix `(1 - distill) * one-hot + distill * reading` that knowledge distillation trains on.
+    """
 
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
-                 seed: int = 0, first_epoch: int = 0):
+                 seed: int = 0, first_epoch: int = 0, soft_targets: np.ndarray | None = None,
+                 distill: float = 0.0):
         # TensorFlow prefetches from one worker in a thread of its own. Other backends (JAX on a GPU
         # machine) need threads to keep up; Keras leaves those waiting if training stops mid-epoch.
         workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
         self.epoch = first_epoch
+        self.targets = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype(np.float32)
+        if soft_targets is not None:
+            self.targets = (1 - distill) * self.targets + distill * np.asarray(soft_targets, np.float32)
         self._order = self._draw_order()
 
     def __len__(self) -> int:
@@ -43,7 +51,7 @@ class FaceBatches(keras.utils.PyDataset):
         faces = self.split.images[pick]
         if self.augment > 0:
             faces = augment_faces(faces, np.random.default_rng([self.seed, self.epoch, index]), self.augment)
-        return as_inputs(faces), keras.utils.to_categorical(self.split.labels[pick], NUM_CLASSES).astype(np.float32)
+        return as_inputs(faces), self.targets[pick]
 
     def on_epoch_end(self):  # Keras calls this once every batch of the epoch has been taken
         self.epoch += 1

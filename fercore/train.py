@@ -23,6 +23,7 @@ from fercore.model import build_model, hyperparameters
 from fercore.pipeline import FaceBatches, class_weights
 from fercore.predict import Predictor
 from fercore.progress import CancelToken, TrainingListener
+from fercore.teachers import load_teachers, soft_targets
 
 
 @dataclass
@@ -40,6 +41,9 @@ class TrainConfig:
     init_from: str | None = None  # a trained .keras of the same network to start from
     distribute: bool = False  # data-parallel over every local GPU, or every logical CPU device
     cpu_devices: int | None = None  # split the CPU into this many logical devices (to try `distribute`)
+    time_limit_s: float | None = None  # fit the run into this many seconds (see _TimeBudget)
+    teachers: str | None = None  # a teachers' readings file (fercore.teachers): distil from them
+    distill: float = 0.8  # with teachers: the weight of their reading against the label
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -81,6 +85,27 @@ class ListenerBridge(keras.callbacks.Callback):
         self.listener.on_epoch_end(epoch, logs)
 
 
+class _TimeBudget(keras.callbacks.Callback):
+    """Fits training into `seconds`: after each epoch the planned epochs shrink to what the time left
+    allows, and the learning-rate schedule follows the plan, so a shortened run still anneals."""
+
+    def __init__(self, seconds: float, plan: dict):
+        super().__init__()
+        self.seconds, self.plan = seconds, plan
+        self._start, self._epochs_run = 0.0, 0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs_run += 1
+        elapsed = time.time() - self._start
+        fitting = epoch + 1 + int(max(0.0, self.seconds - elapsed) // (elapsed / self._epochs_run))
+        self.plan["epochs"] = max(epoch + 1, min(self.plan["epochs"], fitting))
+        if epoch + 1 >= self.plan["epochs"]:
+            self.model.stop_training = True
+
+
 class _Checkpointer(keras.callbacks.Callback):
     """After each full epoch: last.keras (with optimizer state), best.keras and state.json."""
 
@@ -112,6 +137,8 @@ def train(
 ) -> dict:
     """Run training; returns a summary with the artifact path and its PublicTest/PrivateTest reports."""
     out, listener, cancel = Path(out), listener or TrainingListener(), cancel or CancelToken()
+    if not 0 <= config.distill <= 1:
+        raise FercoreError(f"--distill must be between 0 and 1, got {config.distill}.")
     strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
     replicas = strategy.num_replicas_in_sync if strategy else 1
     keras.utils.set_random_seed(config.seed)
@@ -140,12 +167,16 @@ def train(
 
     # a resumed run continues the same sequence of shuffles and augmentations
     train_batches = FaceBatches(train_split, config.batch_size, shuffle=True, augment=config.augment,
-                                seed=config.seed, first_epoch=state["epochs_done"])
+                                seed=config.seed, first_epoch=state["epochs_done"],
+                                soft_targets=soft_targets(config.teachers, train_split) if config.teachers else None,
+                                distill=config.distill)
     listener.on_run_begin({"arch": config.arch, "epochs": config.epochs, "initial_epoch": state["epochs_done"],
                            "train_size": len(train_split), "val_size": len(splits["public"]),
                            "steps_per_epoch": math.ceil(len(train_split) / config.batch_size),
                            "parameters": model.count_params()})
     started = time.time()
+    plan = {"epochs": config.epochs}
+    budget = [_TimeBudget(config.time_limit_s, plan)] if config.time_limit_s else []
     if state["epochs_done"] < config.epochs:
         model.fit(
             train_batches,
@@ -155,7 +186,9 @@ def train(
             class_weight=class_weights(train_split, config.class_weight),
             shuffle=False,  # FaceBatches reshuffles the faces itself, repeatably from the seed
             callbacks=[
-                keras.callbacks.LearningRateScheduler(cosine_lr(hp.get("learning_rate"), config.epochs)),
+                keras.callbacks.LearningRateScheduler(
+                    lambda epoch, _lr=None: cosine_lr(hp.get("learning_rate"), plan["epochs"])(epoch)),
+                *budget,
                 _Checkpointer(ckpt, state, cancel),
                 ListenerBridge(listener, cancel),
             ],
@@ -262,7 +295,11 @@ def _float32_without_optimizer(model: keras.Model) -> keras.Model:
 
 
 def _commands_before(config: TrainConfig) -> list[str]:
-    return commands_that_made(read_metadata(config.init_from)) if config.init_from else []
+    """The commands that made the model it starts from, or its teachers (each command once, in order)."""
+    commands = commands_that_made(read_metadata(config.init_from)) if config.init_from else []
+    if config.teachers:
+        commands += load_teachers(config.teachers)["commands"]
+    return list(dict.fromkeys(commands))
 
 
 def _copy_weights(path: str, model: keras.Model) -> None:

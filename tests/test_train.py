@@ -7,9 +7,9 @@ import pytest
 
 from conftest import synthetic_faces
 from fercore.artifact import commands_that_made, load_artifact
-from fercore.data import load_split
+from fercore.data import load_fer2013, load_split
 from fercore.errors import FercoreError
-from fercore.evaluate import majority_rate
+from fercore.evaluate import majority_rate, record_evaluation
 from fercore.pipeline import as_inputs
 from fercore.progress import CancelToken, TrainingListener
 from fercore.train import TrainConfig, checkpoint_dir, train
@@ -126,3 +126,21 @@ def test_starting_from_a_different_network_is_refused(folder_dataset, tmp_path):
     wider = TINY | {"hparams": {"filters": 16, "dense_units": 16}}
     with pytest.raises(FercoreError, match="different network"):
         train(TrainConfig(epochs=1, data=str(folder_dataset[0]), init_from=str(first), **wider), tmp_path / "w.keras")
+
+
+def test_a_machine_without_privatetest_trains_and_the_full_data_records_it_later(folder_dataset, tmp_path):
+    root, _ = folder_dataset
+    held_back = tmp_path / "private"
+    held_back.mkdir()
+    for face in root.glob("test/*/PrivateTest_*"):
+        face.rename(held_back / f"{face.parent.name}-{face.name}")
+    out = tmp_path / "m.keras"
+    summary = train(TrainConfig(epochs=1, data=str(root), **TINY), out)
+    assert summary["evaluation"]["private"]["n"] == 0 and summary["evaluation"]["public"]["n"] == 14
+
+    for face in held_back.iterdir():
+        emotion, name = face.name.split("-", 1)
+        face.rename(root / "test" / emotion / name)
+    splits = load_fer2013(str(root))
+    assert record_evaluation(out, splits)["private"]["n"] == 14
+    assert load_artifact(out).metadata["data"]["sizes"]["private"] == 14
