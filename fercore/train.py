@@ -86,22 +86,27 @@ class ListenerBridge(keras.callbacks.Callback):
 
 
 class _TimeBudget(keras.callbacks.Callback):
-    """Fits training into `seconds`: after each epoch the planned epochs shrink to what the time left
-    allows, and the learning-rate schedule follows the plan, so a shortened run still anneals."""
+    """Fits training into `seconds`: after each epoch the plan becomes as many epochs as the time left
+    allows at the fastest epoch's pace (the first ones also compile), capped at the epochs asked for;
+    the learning-rate schedule follows the plan, so a shortened run still anneals."""
 
     def __init__(self, seconds: float, plan: dict):
         super().__init__()
-        self.seconds, self.plan = seconds, plan
-        self._start, self._epochs_run = 0.0, 0
+        self.seconds, self.plan, self.most = seconds, plan, plan["epochs"]
+        self._start = self._epoch_start = 0.0
+        self._fastest = math.inf
 
     def on_train_begin(self, logs=None):
         self._start = time.time()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
-        self._epochs_run += 1
-        elapsed = time.time() - self._start
-        fitting = epoch + 1 + int(max(0.0, self.seconds - elapsed) // (elapsed / self._epochs_run))
-        self.plan["epochs"] = max(epoch + 1, min(self.plan["epochs"], fitting))
+        now = time.time()
+        self._fastest = min(self._fastest, now - self._epoch_start)
+        left = max(0.0, self.seconds - (now - self._start))
+        self.plan["epochs"] = min(self.most, epoch + 1 + int(left // self._fastest))
         if epoch + 1 >= self.plan["epochs"]:
             self.model.stop_training = True
 
