@@ -1,14 +1,13 @@
-"""Heatmaps that teach: which pixels carried the model's reading of a face, which face parts matter
-(measured by covering each one), and short sentences a learner can read.
+"""Heatmaps that teach: where a face carried the model's reading, which face parts it depends on
+(measured by covering each part), and short sentences a learner can read.
 
-The map: Layer-CAM (Jiang et al., 2021) at the last 24x24 layer (block2b), square-rooted, times an
-occlusion map (13 squares, 16 and 32 px, each covered by a blurred copy of the face, the drop in
-probability spread over it), blurred at 2 px, plus a weak prior for the frame's centre (0.3 of a
-centred Gaussian) that orders the pixels the evidence leaves flat. On 400 PrivateTest faces
-(benchmarks/explain.py) it scores deletion 0.185 / insertion 0.654 against 0.270 / 0.488 for the
-HiResCAM at last_conv it replaces and 0.265 / 0.527 for the centre blob alone; Layer-CAM alone
-(blurred) gave 0.227 / 0.626, the occlusion alone 0.203 / 0.603. Surprise is the hard case: faces read as
-surprise lose it when their centre is blurred, so without the prior the blob won there.
+The map, chosen by benchmarks/explain.py (deletion and insertion on 400 PrivateTest faces):
+Layer-CAM (Jiang et al., 2021) at the last 24x24 layer, square-rooted, times an occlusion map (13
+squares covered by a blurred copy of the face, each square's drop in probability spread over it),
+blurred at 2 px, plus a weak centred Gaussian that orders the pixels the evidence leaves flat.
+Layer-CAM alone missed the targets (deletion 0.227, and behind a fixed centre blob on surprise);
+this map scored 0.185 / 0.654 against 0.265 / 0.527 for the blob and 0.270 / 0.488 for the
+HiResCAM at last_conv it replaces.
 
 TensorFlow is imported when the first Explainer is made, so pages that only draw maps start fast.
 """
@@ -28,25 +27,23 @@ from fercore.labels import EMOTIONS, FACE_SIZE
 if TYPE_CHECKING:
     from fercore.faces import Face
 
-COVER_SIGMA = 5.0  # a part is "covered" by this blur: its tones stay, its shapes go
-MAP_SIGMA = 2.0  # the final map's blur; sharper maps scored worse on deletion and insertion
-# Occlusion squares (side, starts): a 3x3 grid of 16 px for detail and 2x2 of 32 px, which catch
-# expressions read from several parts at once (both eyes and the mouth): 13 covered copies a face.
+COVER_SIGMA = 5.0  # a covered part is blurred this much: its tones stay, its shapes go
+MAP_SIGMA = 2.0  # sharper maps scored worse on deletion and insertion
+# Occlusion squares (side, starts): a 3x3 grid of 16 px for detail and a 2x2 of 32 px for
+# expressions read from several parts at once. 13 covered copies of each face.
 SQUARES = ((16, (0, 16, 32)), (32, (0, 16)))
-CENTRE_PRIOR = 0.3  # weight of the centred Gaussian (sigma PRIOR_SIGMA) added to the map
-PRIOR_SIGMA = 10.0
+CENTRE_PRIOR, PRIOR_SIGMA = 0.3, 10.0  # without it the centre blob beat the map on surprise
+CHUNK = 32  # faces per graph call: 13 covered copies each stay well inside memory
 
-# The five YuNet points (the person's right eye, left eye, nose tip, right and left mouth corners)
-# as (x, y) in the 48x48 frame: medians over 596 PrivateTest faces, each pasted into a photo and
-# found by fercore.faces (half of the faces lie within 2 px of these).
+# Five YuNet points (person's right eye, left eye, nose tip, right and left mouth corner) as (x, y)
+# where FER2013 puts them: its mean face has dark eyes at row ~18, x ~14 and ~33, the nose tip
+# bright above row ~28 and the mouth a dark band at rows ~35-39.
 FER_LANDMARKS = np.array([(14.5, 18.0), (33.0, 17.5), (24.0, 28.0), (16.5, 36.0), (32.0, 35.5)])
 PARTS = ("the eyes and brows", "the nose", "the mouth")
 
-HOT = 0.5  # heat at or above this counts as where the model looked
-SPREAD = 0.5  # hot over more than this share of the frame: no part stands out
-SECOND_SHARE = 0.8  # the runner-up is named too when its peak heat is this share of the top one's
+HOT = 0.5  # heat at or above this is outlined as where the model looked
 MATTERS = 0.10  # covering a part must lower the probability by 10 points for the part to be named
-UNSURE_GAP = 0.15  # top two closer than this: unsure (fercore.photo.confidence_words uses 15 too)
+UNSURE_GAP = 0.15  # as fercore.photo.confidence_words: top two closer than this reads as unsure
 SPECK = 0.005  # hot areas smaller than this share of the image get no outline
 DIM = 0.7  # at opacity 1, cool parts keep 30% of their brightness: the face stays readable
 
@@ -62,7 +59,7 @@ class PartEvidence(NamedTuple):
 
 
 class Explainer:
-    """Maps and part evidence for one fercore model; builds its graphs once, so keep the instance."""
+    """Maps and part evidence for one model; builds its graphs once, so keep the instance."""
 
     def __init__(self, model):
         import keras
@@ -72,7 +69,7 @@ class Explainer:
         self._model = model
         self._features = keras.Model(model.inputs, [heat_layer(model).output, head.input])
         self._kernel, self._bias = head.kernel, head.bias
-        self._masks = tf.constant(occlusion_masks()[..., None])
+        self._masks = tf.constant(occlusion_masks())
         image = tf.TensorSpec([None, FACE_SIZE, FACE_SIZE, 1], tf.float32)
         self._maps = tf.function(self._compute, input_signature=[image, image, tf.TensorSpec([None], tf.int32)])
         self._probabilities = tf.function(lambda x: model(x, training=False), input_signature=[image])
@@ -82,26 +79,24 @@ class Explainer:
         Returns (N, 48, 48) float32 in [0, 1], peak 1; all zeros where nothing raised that class."""
         faces = np.asarray(faces, dtype=np.float32).reshape(-1, FACE_SIZE, FACE_SIZE)
         classes = np.broadcast_to(np.asarray(class_indices, dtype=np.int32), (len(faces),))
-        if len(faces) == 0:
+        raw = [self._maps(faces[i : i + CHUNK, ..., None], covered(faces[i : i + CHUNK])[..., None],
+                          classes[i : i + CHUNK]).numpy() for i in range(0, len(faces), CHUNK)]
+        if not raw:
             return np.zeros((0, FACE_SIZE, FACE_SIZE), np.float32)
-        raw = self._maps(faces[..., None], covered(faces)[..., None], classes).numpy()
-        smooth = _normalised(np.stack([cv2.GaussianBlur(m, (0, 0), MAP_SIGMA) for m in raw]))
-        found = smooth.max(axis=(1, 2), keepdims=True) > 0  # no prior alone: it would look like evidence
+        smooth = _normalised(np.stack([cv2.GaussianBlur(m, (0, 0), MAP_SIGMA) for m in np.concatenate(raw)]))
+        found = smooth.max(axis=(1, 2), keepdims=True) > 0  # the prior alone would look like evidence
         return _normalised(smooth + CENTRE_PRIOR * centre_prior() * found)
 
-    def evidence(self, face: np.ndarray, class_index: int, landmarks=None, tta: bool = True) -> list[PartEvidence]:
-        """How much the class's probability falls when each face part is covered, in one batch.
-        landmarks: the five points in the 48x48 frame (see landmarks_in_crop), else FER2013's.
-        tta: read each image with its mirror, as the app reads faces."""
+    def evidence(self, face: np.ndarray, class_index: int, landmarks=None) -> list[PartEvidence]:
+        """The class's probability with each part covered, read with the mirror image as the app
+        reads faces. landmarks: five (x, y) points in the 48x48 frame, else FER2013's places."""
         face = np.asarray(face, np.float32).reshape(FACE_SIZE, FACE_SIZE)
-        masks = part_masks(landmarks)
         blurred = covered(face[None])[0]
+        masks = part_masks(landmarks)
         batch = np.stack([face] + [np.where(mask, blurred, face) for mask in masks.values()])
-        if tta:
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        batch = np.concatenate([batch, batch[:, :, ::-1]])
         p = self._probabilities(batch[..., None]).numpy()[:, class_index]
-        if tta:
-            p = (p[: len(p) // 2] + p[len(p) // 2 :]) / 2
+        p = (p[: len(p) // 2] + p[len(p) // 2 :]) / 2
         return [PartEvidence(name, float(p[0]), float(after)) for name, after in zip(masks, p[1:])]
 
     def _compute(self, faces, blurred, classes):
@@ -109,14 +104,14 @@ class Explainer:
 
         with tf.GradientTape() as tape:
             acts, features = self._features(faces, training=False)
-            # log-probability: contrasts the class with the others and, unlike the probability,
-            # keeps a gradient on faces the model reads at 100%
+            # log-probability: the same normalised Layer-CAM as the probability's, but its
+            # gradient survives on faces the model reads at 100%
             scores = tf.nn.log_softmax(tf.matmul(features, self._kernel) + self._bias)
             chosen = tf.gather(scores, classes, batch_dims=1)
         grads = tape.gradient(chosen, acts)  # each face's score depends on its own features only
-        layer_cam = tf.reduce_sum(tf.nn.relu(grads) * acts, axis=-1, keepdims=True)
-        layer_cam = tf.image.resize(tf.nn.relu(layer_cam), (FACE_SIZE, FACE_SIZE))[..., 0]
-        # square root: keeps Layer-CAM's detail without letting its single sharpest spot win
+        layer_cam = tf.nn.relu(tf.reduce_sum(tf.nn.relu(grads) * acts, axis=-1, keepdims=True))
+        layer_cam = tf.image.resize(layer_cam, (FACE_SIZE, FACE_SIZE))[..., 0]
+        # square root: keeps Layer-CAM's detail without letting its one sharpest spot win
         return tf.sqrt(_tf_normalised(layer_cam)) * self._occlusion(faces, blurred, classes, tf.exp(chosen))
 
     def _occlusion(self, faces, blurred, classes, before):
@@ -124,11 +119,11 @@ class Explainer:
         import tensorflow as tf
 
         k = self._masks.shape[0]
-        masks = self._masks[None]
+        masks = self._masks[None, ..., None]
         batch = tf.reshape(faces[:, None] * (1 - masks) + blurred[:, None] * masks, (-1, FACE_SIZE, FACE_SIZE, 1))
         after = tf.gather(self._model(batch, training=False), tf.repeat(classes, k), batch_dims=1)
         drops = before[:, None] - tf.reshape(after, (-1, k))
-        spread = tf.einsum("nk,khw->nhw", drops, self._masks[..., 0]) / tf.reduce_sum(self._masks[..., 0], 0)
+        spread = tf.einsum("nk,khw->nhw", drops, self._masks) / tf.reduce_sum(self._masks, 0)
         return _tf_normalised(spread - tf.reduce_min(spread, axis=(1, 2), keepdims=True))
 
 
@@ -183,26 +178,22 @@ def explainer_for(model) -> Explainer:
     return Explainer(model)
 
 
-gradcam_for = explainer_for  # the name the pages know
-GradCam = Explainer
-
-
 def heatmaps(model, faces: np.ndarray, class_indices) -> np.ndarray:
     """(N, 48, 48) float32 maps in [0, 1] of where each face carried its class; see Explainer.heatmaps."""
     return explainer_for(model).heatmaps(faces, class_indices)
 
 
-def part_evidence(model, face: np.ndarray, class_index: int, landmarks=None, tta: bool = True) -> list[PartEvidence]:
-    """One PartEvidence per part in PARTS order; see Explainer.evidence."""
-    return explainer_for(model).evidence(face, class_index, landmarks, tta)
+def part_evidence(model, face: np.ndarray, class_index: int, landmarks=None) -> list[PartEvidence]:
+    """One PartEvidence per part, in PARTS order; see Explainer.evidence."""
+    return explainer_for(model).evidence(face, class_index, landmarks)
 
 
 # --- where the face parts are -------------------------------------------------------------------
 
 def landmarks_in_crop(face: Face) -> np.ndarray | None:
     """A detected face's five YuNet points moved from photo pixels into its 48x48 crop, as (5, 2)
-    (x, y); None when the face has none (a whole-image reading). Follows fercore.faces' framing:
-    the box's centre to the crop's, turned by the tilt, scaled to 48 pixels."""
+    (x, y); None when it has none. Follows fercore.faces' framing: the box's centre to the crop's,
+    turned by the tilt, scaled to 48 pixels."""
     if not face.landmarks:
         return None
     x, y, w, h = face.box
@@ -211,8 +202,8 @@ def landmarks_in_crop(face: Face) -> np.ndarray | None:
 
 
 def part_masks(landmarks=None) -> dict[str, np.ndarray]:
-    """PARTS -> (48, 48) bool masks: ellipses sized by the distance between the eyes, placed by the
-    five points (x, y) in the 48x48 frame, or FER2013's usual places when landmarks is None."""
+    """PARTS -> (48, 48) bool masks: ellipses sized by the distance between the eyes and placed by
+    the five points (x, y) in the 48x48 frame, or by FER_LANDMARKS when landmarks is None."""
     eye_r, eye_l, nose, mouth_r, mouth_l = np.asarray(FER_LANDMARKS if landmarks is None else landmarks, float)
     d = max(float(np.hypot(*(eye_l - eye_r))), 4.0)
     eyes = _ellipse(eye_r - (0, 0.12 * d), 0.4 * d, 0.36 * d) | _ellipse(eye_l - (0, 0.12 * d), 0.4 * d, 0.36 * d)
@@ -221,15 +212,6 @@ def part_masks(landmarks=None) -> dict[str, np.ndarray]:
     mouth_middle = (mouth_r + mouth_l) / 2 + (0, 0.05 * d)
     mouth = _ellipse(mouth_middle, float(np.hypot(*(mouth_l - mouth_r))) / 2 + 0.2 * d, 0.3 * d)
     return dict(zip(PARTS, (eyes, nose_part & ~eyes, mouth)))
-
-
-def inner_face(landmarks=None) -> np.ndarray:
-    """(48, 48) bool: the ellipse from the brows to below the mouth and across both cheeks."""
-    eye_r, eye_l, _, mouth_r, mouth_l = np.asarray(FER_LANDMARKS if landmarks is None else landmarks, float)
-    d = max(float(np.hypot(*(eye_l - eye_r))), 4.0)
-    top, bottom = (eye_r[1] + eye_l[1]) / 2 - 0.55 * d, (mouth_r[1] + mouth_l[1]) / 2 + 0.5 * d
-    middle = (eye_r + eye_l + mouth_r + mouth_l) / 4
-    return _ellipse((middle[0], (top + bottom) / 2), 0.9 * d, (bottom - top) / 2)
 
 
 def _ellipse(centre, half_width: float, half_height: float) -> np.ndarray:
@@ -263,67 +245,46 @@ def say_evidence(evidence: list[PartEvidence], emotion: str) -> str:
 
 
 def unsure_reading(probabilities) -> str | None:
-    """'The model is unsure: 41% sad, 35% fear.' when the top two are within UNSURE_GAP, else None:
-    then the page should not explain one emotion as if the model were sure of it."""
+    """A calm warning when the top two emotions are within UNSURE_GAP, else None: then no emotion
+    should be explained as if the model were sure of it."""
     p = np.asarray(probabilities, float)
     second, first = np.argsort(p)[-2:]
     if p[first] - p[second] >= UNSURE_GAP:
         return None
-    return f"The model is unsure: {percent(p[first])} {EMOTIONS[first]}, {percent(p[second])} {EMOTIONS[second]}."
+    return (f"The model is unsure: {percent(p[first])} {EMOTIONS[first]}, {percent(p[second])} "
+            f"{EMOTIONS[second]}. The map shows {EMOTIONS[first]}, its slightly stronger reading.")
 
 
 @dataclass(frozen=True)
 class Explanation:
     class_index: int  # the emotion explained: the model's top reading
     heatmap: np.ndarray  # (48, 48) float32 in [0, 1]
-    evidence: list[PartEvidence]
+    evidence: list[PartEvidence]  # empty where no face parts are known (a whole-image reading)
     sentences: list[str]  # the unsure sentence first when there is one, then the evidence
+
+    @property
+    def words(self) -> str:
+        return " ".join(self.sentences)
+
+
+def explain_faces(model, faces: np.ndarray, probabilities: np.ndarray, landmarks=None) -> list[Explanation]:
+    """What a page shows beside each face: its map (one batch for all), part evidence and sentences.
+    landmarks: one entry per face, each five (x, y) points, None for FER2013's framing, or False
+    where no face parts are known."""
+    top = np.asarray(probabilities).argmax(axis=1)
+    maps = heatmaps(model, faces, top)
+    landmarks = [None] * len(top) if landmarks is None else landmarks
+    explained = []
+    for face, probs, k, heat, points in zip(faces, probabilities, top, maps, landmarks):
+        evidence = [] if points is False else part_evidence(model, face, int(k), points)
+        said = say_evidence(evidence, EMOTIONS[k]) if evidence else None
+        explained.append(Explanation(int(k), heat, evidence, [s for s in (unsure_reading(probs), said) if s]))
+    return explained
 
 
 def explain_face(model, face: np.ndarray, probabilities, landmarks=None) -> Explanation:
-    """Everything a page shows beside one face: its map, its part evidence and the sentences."""
-    k = int(np.argmax(probabilities))
-    evidence = part_evidence(model, face, k, landmarks)
-    sentences = [s for s in (unsure_reading(probabilities), say_evidence(evidence, EMOTIONS[k])) if s]
-    return Explanation(k, heatmaps(model, face[None], k)[0], evidence, sentences)
-
-
-def describe(heatmap: np.ndarray, landmarks=None) -> str:
-    """One plain sentence on which face part the map is hottest over, or a cautious one when none
-    stands out. landmarks as for part_masks."""
-    reading = _map_reading(heatmap, landmarks)
-    if isinstance(reading, str):
-        return reading
-    return f"The model looked mostly at {', then '.join(reading)}."
-
-
-def named_parts(heatmap: np.ndarray, landmarks=None) -> list[str]:
-    """The one or two parts describe() names, hottest first; [] when it names none."""
-    reading = _map_reading(heatmap, landmarks)
-    return [] if isinstance(reading, str) else reading
-
-
-def _map_reading(heatmap: np.ndarray, landmarks) -> str | list[str]:
-    """The parts the map is hottest over, or a cautious sentence when it points at none. Parts are
-    ranked by their peak heat once the centre prior is taken out: by mean heat, the nose (central
-    and small) came first on 251 of 400 PrivateTest faces; by peak, 57, and the part named agreed
-    with the biggest drop from covering on 54% of faces instead of 33%."""
-    hot = heatmap >= HOT
-    if not hot.any():
-        return "No part of the face raised the score for this emotion: the answer is the model's default leaning."
-    if hot.mean() > SPREAD:
-        return "The model's attention was spread over most of the face; no one part stands out."
-    if (hot & inner_face(landmarks)).sum() < hot.sum() / 2:
-        return ("The model looked mostly away from the eyes, nose and mouth (the edges of the face or the "
-                "background), so treat this answer with extra caution.")
-    evidence = heatmap - CENTRE_PRIOR / (1 + CENTRE_PRIOR) * centre_prior()  # about the prior's share
-    peak = {name: float(evidence[mask].max()) for name, mask in part_masks(landmarks).items()}
-    first, second, third = sorted(peak, key=peak.get, reverse=True)
-    if peak[third] >= SECOND_SHARE * peak[first]:
-        return "The model's attention was spread over the face; no one part stands out."
-    if peak[second] >= SECOND_SHARE * peak[first]:
-        return [first, second]
-    return [first]
+    """explain_faces for one face."""
+    return explain_faces(model, np.asarray(face)[None], np.asarray(probabilities)[None], [landmarks])[0]
 
 
 # --- drawing ----------------------------------------------------------------------------------------
@@ -331,7 +292,7 @@ def _map_reading(heatmap: np.ndarray, landmarks) -> str | list[str]:
 def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45) -> np.ndarray:
     """A gray (H, W) or RGB (H, W, 3) uint8 image -> RGB uint8 of its size, with the face kept:
     the parts the map finds cool dimmed (by up to DIM x opacity) and the hot area outlined in white
-    with a dark edge, which reads on any skin and without colour vision. opacity 0: the image as is."""
+    on a dark edge, which reads on any skin and without colour vision. opacity 0: the image as is."""
     if not 0 <= opacity <= 1:
         raise ValueError(f"opacity must be between 0 and 1, got {opacity}")
     rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image.copy()
