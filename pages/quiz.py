@@ -116,7 +116,12 @@ def show_heatmap(question):
     except FercoreError as exc:
         st.caption(plain(exc))
         return
-    explained = explain_face(model, question.image, question.model_probabilities)
+    key = (question.face_id, id(model))  # reruns of the same reveal (any widget) reuse the explanation
+    kept = st.session_state.get("explained")
+    if kept is None or kept[0] != key:
+        kept = (key, explain_face(model, question.image, question.model_probabilities))
+        st.session_state["explained"] = kept
+    explained = kept[1]
     emotion = EMOTIONS[explained.class_index]
     looked = f"Where the model looked for {emotion} (outlined). {explained.words}"
     st.image(overlay(enlarged(question.image), explained.heatmap, 0.45), width="stretch", caption=looked,
