@@ -10,10 +10,11 @@ Each face is read for the model's own top class (one pass, no mirror), as in iss
 blurred copy) in the order the map ranks them, in 11 steps of 10%; the mean probability of that
 class over the steps gives a curve whose area (trapezoid rule over [0, 1]) is the score. Deletion:
 lower is better; insertion: higher is better. --candidates also scores the other maps tried (a few
-minutes more). 400 faces take about 3 minutes on 2 CPU cores.
+minutes more). 400 faces take 3 to 5 minutes on 2 shared CPU cores.
 """
 import argparse
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,9 +53,9 @@ def main():
     scores = {name: deletion_insertion(predictor, faces, m, top, args.seed) for name, m in maps.items()}
     print_scores(scores, top)
     app, blob = list(scores.values())[:2]
-    ms = ms_per_face(predictor.model, faces)
-    print(f"\napp map: {ms:.1f} ms per face (one face at a time, median after warm-up; {os.cpu_count()} CPU "
-          f"cores, load average {os.getloadavg()[0]:.1f} when done: other work inflates it)")
+    ms, cpu_ms = ms_per_face(predictor.model, faces)
+    print(f"\napp map: {ms:.1f} ms per face, one face at a time (median after warm-up), {cpu_ms:.1f} CPU ms per "
+          f"face over all threads; {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} when done")
     print_targets(app, blob, top, ms)
     print_parts(predictor.model, faces, top)
     if args.candidates:
@@ -89,10 +90,14 @@ def centre_blob(n: int) -> np.ndarray:
     return np.broadcast_to(explain.centre_prior(), (n, FACE_SIZE, FACE_SIZE))
 
 
-def ms_per_face(model, faces) -> float:
+def ms_per_face(model, faces, runs: int = 60) -> tuple[float, float]:
+    """Median wall ms for one face's map, and this process's CPU ms per map (all threads): on a
+    shared machine the wall time grows with others' load, the CPU time much less."""
     for face in faces[:5]:
         explain.heatmaps(model, face[None], 3)  # warm-up: the graph is traced on the first call
-    return median_seconds(lambda: explain.heatmaps(model, faces[:1], 3), 60) * 1000
+    cpu = time.process_time()
+    wall = median_seconds(lambda: explain.heatmaps(model, faces[:1], 3), runs) * 1000
+    return wall, (time.process_time() - cpu) * 1000 / runs
 
 
 # --- printing -------------------------------------------------------------------------------------

@@ -58,6 +58,13 @@ def test_one_class_index_serves_all_faces_and_the_graph_is_traced_once(bar_model
     assert maker.heatmaps(faces[:0], 0).shape == (0, 48, 48)
 
 
+def test_many_faces_are_mapped_in_chunks_with_the_same_result(bar_model, bar_faces, monkeypatch):
+    faces, labels = bar_faces
+    whole = heatmaps(bar_model, faces, labels)
+    monkeypatch.setattr(explain, "CHUNK", 4)  # 14 faces: chunks of 4, 4, 4 and 2
+    np.testing.assert_allclose(heatmaps(bar_model, faces, labels), whole, atol=1e-4)  # float32 sums differ by batch
+
+
 def test_the_explainer_is_shared_and_the_model_keeps_its_softmax(bar_model, bar_faces):
     faces, _ = bar_faces
     assert explainer_for(bar_model) is explainer_for(bar_model)
