@@ -15,7 +15,8 @@ from fercore.errors import ArtifactError
 from fercore.labels import EMOTIONS, FACE_SIZE
 
 FORMAT = "fercore-model/1"
-# Layer names every fercore model carries: Grad-CAM reads the last convolution and the softmax layer.
+# Layer names every fercore model carries: fercore.explain reads the softmax layer (and the last
+# convolution where a model has no 24x24 layer).
 LAST_CONV = "last_conv"
 OUTPUT_LAYER = "probabilities"
 INPUT_SPEC = {

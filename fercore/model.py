@@ -1,7 +1,7 @@
 """The CNNs, built from one hyperparameter space that training uses as-is and keras-tuner searches.
 
 Every model takes raw 48x48x1 pixel values (0-255) and rescales inside, ends in a 7-way softmax,
-and names its last convolution ``last_conv`` so Grad-CAM can find it.
+and names its last convolution ``last_conv`` (fercore.explain falls back to it for heatmaps).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""From an uploaded photo's bytes to every face in it with its emotion scores and a heatmap."""
+"""From an uploaded photo's bytes to every face in it with its emotion scores, a heatmap and the
+sentences that explain it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from fercore.explain import gradcam_for, overlay
+from fercore.explain import explain_faces, landmarks_in_crop, overlay
 from fercore.faces import Face, find_faces, whole_image_face
 from fercore.images import decode_image, fit_within, to_gray, to_rgb
 from fercore.labels import EMOTIONS
@@ -26,7 +27,8 @@ class FaceResult:
     probabilities: np.ndarray  # (7,) in EMOTIONS order
     emotion: str
     confidence: str  # e.g. "fairly sure: happy"
-    heatmap: np.ndarray  # (48, 48) float32 in [0, 1], Grad-CAM for `emotion`
+    heatmap: np.ndarray  # (48, 48) float32 in [0, 1]: where the face carried `emotion` (fercore.explain)
+    words: str  # what covering its parts showed, and a warning first when the model is unsure
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,11 @@ def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
 def _classify(faces: list[Face], predictor: Predictor, tta: bool) -> list[FaceResult]:
     crops = np.stack([face.crop for face in faces])
     probabilities = predictor.probabilities(crops, tta=tta)
-    top = probabilities.argmax(axis=1)
-    heatmaps = gradcam_for(predictor.model).heatmaps(crops, top)
-    return [FaceResult(number, face, probs, EMOTIONS[k], confidence_words(probs), heat)
-            for number, (face, probs, k, heat) in enumerate(zip(faces, probabilities, top, heatmaps), start=1)]
+    # a whole-image reading (no landmarks) names no face parts: they could be anywhere in it
+    landmarks = [landmarks_in_crop(face) if face.landmarks else False for face in faces]
+    explained = explain_faces(predictor.model, crops, probabilities, landmarks)
+    return [FaceResult(number, face, probs, EMOTIONS[e.class_index], confidence_words(probs), e.heatmap, e.words)
+            for number, (face, probs, e) in enumerate(zip(faces, probabilities, explained), start=1)]
 
 
 def confidence_words(probabilities: np.ndarray) -> str:

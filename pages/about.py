@@ -18,6 +18,13 @@ LIMITS = """
 - **Not for decisions about people.** Do not use it for diagnosis, hiring, surveillance, grading, or to
   judge what a person feels inside: an expression is not an inner state.
 """
+HEATMAP = """
+The outlined, undimmed part of a face is where the model's reading depended most: hiding those pixels
+lowers its score for that emotion more than hiding the rest. The sentence beside it comes from covering
+the eyes and brows, the nose or the mouth and reading the face again. The map does not show what the
+person feels or how people read faces, only what this model used; when the model is unsure, it shows
+only the slightly stronger of its two readings.
+"""
 PRIVACY = """
 - **Your photos** stay in memory for your browser session only, shrunk to screen size: nothing you upload
   is written to disk or logged.
@@ -60,6 +67,8 @@ if card:
     if command:
         st.caption("The command that trained it:")
         st.code(command, language=None, wrap_lines=True)  # plain and wrapped: readable, nothing to scroll
+st.header("What the heatmap shows")
+st.markdown(HEATMAP)
 st.header("What it can't do")
 st.markdown(LIMITS)
 st.header("Privacy")

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from fercore.errors import ArtifactError, DatasetError, FercoreError
-from fercore.explain import describe, gradcam_for, overlay
+from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
 from ui.dataset_panel import dataset_panel
@@ -116,10 +116,17 @@ def show_heatmap(question):
     except FercoreError as exc:
         st.caption(plain(exc))
         return
-    heat = gradcam_for(model).heatmaps(question.image[None], [question.model_guess])[0]
-    looked = f"Where the model looked for {EMOTIONS[question.model_guess]}. {describe(heat)}"
-    st.image(overlay(enlarged(question.image), heat, 0.45), width="stretch", caption=looked,
-             alt=f"The same face under a heatmap, brighter where the model looked. {looked}")
+    key = (question.face_id, id(model))  # reruns of the same reveal (any widget) reuse the explanation
+    kept = st.session_state.get("explained")
+    if kept is None or kept[0] != key:
+        kept = (key, explain_face(model, question.image, question.model_probabilities))
+        st.session_state["explained"] = kept
+    explained = kept[1]
+    emotion = EMOTIONS[explained.class_index]
+    looked = f"Where the model looked for {emotion} (outlined). {explained.words}"
+    st.image(overlay(enlarged(question.image), explained.heatmap, 0.45), width="stretch", caption=looked,
+             alt=f"The same face under a heatmap: dimmed except where the model looked for {emotion}, which is "
+             f"outlined. {explained.words}")
 
 
 def offer_next_level(history, level, class_session):

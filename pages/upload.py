@@ -1,13 +1,14 @@
 """Your own photo: every face in it, how the model reads each one, and where it looked."""
 import hashlib
 
+import cv2
 import pandas as pd
 import streamlit as st
 
 from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import ArtifactError, ImageError
-from fercore.explain import describe, overlay
+from fercore.explain import overlay
 from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
 from fercore.photo import analyse_photo, draw_boxes
@@ -57,9 +58,14 @@ def show_photo(raw: bytes) -> None:
     st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch", caption=found,
              alt=f"Your photo with a numbered box around each face found. {found}")
     opacity = st.slider("Heatmap strength", 0.0, 1.0, 0.45, 0.05,
-                        help="How strongly the map of where the model looked covers the face.")
+                        help="How much the map dims the parts of the face the model relied on least.")
     for result in analysis.faces:
         show_face(result, opacity)
+
+
+def drawn(crop, heatmap, opacity: float):
+    """The map drawn on a 4x enlargement of the 48x48 crop: its outline smooth, not in 48 steps."""
+    return overlay(cv2.resize(crop, (192, 192), interpolation=cv2.INTER_LANCZOS4), heatmap, opacity)
 
 
 def faces_caption(analysis) -> str:
@@ -76,13 +82,13 @@ def show_face(result, opacity: float) -> None:
     crop_col, heat_col, chart_col = st.columns([1, 1, 2])
     crop_col.image(result.face.crop, caption="as the model sees it (48x48, eyes levelled)", width=160,
                    alt=f"Face {result.number} cut from the photo, greyscale, as the model sees it.")
-    heat_col.image(overlay(result.face.crop, result.heatmap, opacity), width=160,
-                   caption=f"where it looked for {result.emotion}",
-                   alt=f"Face {result.number} under a heatmap of where the model looked for {result.emotion}. "
-                   + describe(result.heatmap))
+    heat_col.image(drawn(result.face.crop, result.heatmap, opacity), width=160,
+                   caption=f"where it looked for {result.emotion} (outlined)",
+                   alt=f"Face {result.number} under a heatmap: dimmed except where the model looked for "
+                   f"{result.emotion}, which is outlined. {result.words}")
     chart_col.plotly_chart(charts.probability_bars(result.probabilities, "Emotion scores"),
                            key=f"bars-{result.number}")
-    st.caption(describe(result.heatmap) + " The model reads expressions in pixels; it can't know how anyone feels.")
+    st.caption(f"{result.words} The model reads expressions in pixels; it can't know how anyone feels.".strip())
 
 
 def mirror_practice() -> None:
@@ -115,9 +121,10 @@ def mirror_practice() -> None:
         attempts.append({"shot": digest, "target": target, "score": score, "model read": face.emotion})
     left, right = st.columns(2)
     left.metric(f"How strongly the model reads {target}", f"{score:.0%}")
-    left.image(overlay(face.face.crop, face.heatmap, 0.45), width=200, caption=describe(face.heatmap),
-               alt=f"Your face under a heatmap of where the model looked for {face.emotion}. "
-               + describe(face.heatmap))
+    looked = f"Where the model looked for {face.emotion} (outlined). {face.words}".strip()
+    left.image(drawn(face.face.crop, face.heatmap, 0.45), width=200, caption=looked,
+               alt=f"Your face under a heatmap: dimmed except where the model looked for {face.emotion}, "
+               f"which is outlined. {face.words}")
     right.plotly_chart(charts.probability_bars(face.probabilities), key="mirror-bars")
     st.caption("Your attempts this session")
     st.dataframe(pd.DataFrame(attempts).drop(columns="shot").rename(columns={"score": "score for target"}),

@@ -28,6 +28,7 @@ def test_about_shows_the_active_models_card(monkeypatch, tmp_path):
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["PrivateTest accuracy"] == "50.0%"
     assert any("diagnosis" in md.value for md in app.markdown)
+    assert any("does not show what the" in md.value for md in app.markdown)  # what the heatmap is not
 
 
 def test_about_explains_a_missing_model(monkeypatch, tmp_path):

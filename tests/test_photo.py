@@ -42,6 +42,7 @@ def test_a_photo_with_three_faces_gives_three_numbered_answers(real_data_path, p
         assert result.emotion == EMOTIONS[result.probabilities.argmax()]
         assert result.confidence == confidence_words(result.probabilities)
         assert result.heatmap.shape == (48, 48) and 0 <= result.heatmap.min() and result.heatmap.max() <= 1
+        assert "Covering the " in result.words or "No single part decides it" in result.words  # parts from landmarks
     crops = np.stack([r.face.crop for r in analysis.faces])
     np.testing.assert_allclose(np.stack([r.probabilities for r in analysis.faces]),
                                predictor.probabilities(crops, tta=True), atol=1e-6)
@@ -109,7 +110,7 @@ def test_a_levelled_face_gets_its_heatmap_leaning_back_as_the_face_leans():
     heat = np.zeros((48, 48), np.float32)
     heat[:12] = 1.0
     analysis = PhotoAnalysis(np.zeros((400, 400, 3), np.uint8),
-                             [FaceResult(1, face, np.full(7, 1 / 7), "happy", "unsure", heat)], 1, False)
+                             [FaceResult(1, face, np.full(7, 1 / 7), "happy", "unsure", heat, "")], 1, False)
     drawn = heatmaps_on_photo(analysis, opacity=1.0).astype(int)
     inner = drawn[130:270, 110:290]  # inside the box, clear of its border and number
     right, left = inner[:, -40:].sum(), inner[:, :40].sum()
