@@ -68,9 +68,8 @@ def reliability_image(table: list[dict], path: str | os.PathLike, side: int = 42
     for row in (r for r in table if r["count"]):
         cv2.rectangle(image, point(row["lower"], row["accuracy"]), point(row["upper"], 0), bar, cv2.FILLED)
         cv2.rectangle(image, point(row["lower"], row["accuracy"]), point(row["upper"], 0), (255, 255, 255), 1)
-    for i in range(0, 41):  # dashed diagonal: perfect calibration
-        if i % 2 == 0:
-            cv2.line(image, point(i / 40, i / 40), point((i + 1) / 40, (i + 1) / 40), (90, 90, 90), 2, cv2.LINE_AA)
+    for i in range(0, 40, 2):  # dashed diagonal: perfect calibration
+        cv2.line(image, point(i / 40, i / 40), point((i + 1) / 40, (i + 1) / 40), (90, 90, 90), 2, cv2.LINE_AA)
     cv2.rectangle(image, point(0, 1), point(1, 0), black, 1)
     for tick in (0.0, 0.5, 1.0):
         x, y = point(tick, 0)
