@@ -1,4 +1,4 @@
-"""A model card (markdown plus a confusion-matrix image) written from a model's JSON metadata."""
+"""A model card (markdown plus confusion-matrix and reliability images) written from a model's JSON metadata."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from fercore.artifact import commands_that_made, read_metadata
+from fercore.reliability import confidence_sentence
 from fercore.labels import EMOTIONS
 
 # PrivateTest accuracy of installable peers, measured on the same files (from the project's issue tracker).
@@ -54,14 +55,69 @@ def confusion_image(confusion: list[list[int]], path: str | os.PathLike, cell: i
     return Path(path)
 
 
+def reliability_image(table: list[dict], path: str | os.PathLike, side: int = 420) -> Path:
+    """Reliability diagram as a PNG: per confidence bin, the share of answers that matched the label,
+    against the dashed diagonal where confidence and accuracy agree."""
+    margin, font, black = 70, cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0)
+    image = np.full((side + 2 * margin, side + margin + 30, 3), 255, np.uint8)
+
+    def point(x: float, y: float) -> tuple[int, int]:  # (0, 0) bottom left of the plot
+        return margin + round(x * side), margin + side - round(y * side)
+
+    bar = tuple(int(c) for c in cv2.applyColorMap(np.uint8([[60]]), cv2.COLORMAP_CIVIDIS)[0, 0])
+    for row in (r for r in table if r["count"]):
+        cv2.rectangle(image, point(row["lower"], row["accuracy"]), point(row["upper"], 0), bar, cv2.FILLED)
+        cv2.rectangle(image, point(row["lower"], row["accuracy"]), point(row["upper"], 0), (255, 255, 255), 1)
+    for i in range(0, 40, 2):  # dashed diagonal: perfect calibration
+        cv2.line(image, point(i / 40, i / 40), point((i + 1) / 40, (i + 1) / 40), (90, 90, 90), 2, cv2.LINE_AA)
+    cv2.rectangle(image, point(0, 1), point(1, 0), black, 1)
+    for tick in (0.0, 0.5, 1.0):
+        x, y = point(tick, 0)
+        cv2.putText(image, f"{tick:.0%}", (x - 16, y + 22), font, 0.5, black, 1, cv2.LINE_AA)
+        x, y = point(0, tick)
+        cv2.putText(image, f"{tick:.0%}", (x - 50, y + 5), font, 0.5, black, 1, cv2.LINE_AA)
+    cv2.putText(image, "the model's confidence", (margin + side // 2 - 100, margin + side + 48), font, 0.55, black, 1,
+                cv2.LINE_AA)
+    cv2.putText(image, "share right (bars); dashed: confidence = accuracy", (10, margin - 20), font, 0.5, black, 1,
+                cv2.LINE_AA)
+    cv2.imwrite(str(path), image)
+    return Path(path)
+
+
 def write_card(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Write `out` (markdown) and a confusion-matrix PNG beside it for the model at model_path."""
+    """Write `out` (markdown) and the PNGs beside it (confusion matrix; reliability diagram when the
+    evaluation has one) for the model at model_path."""
     model_path, out = Path(model_path), Path(out)
     meta = read_metadata(model_path)
     private, public = meta["evaluation"]["private"], meta["evaluation"]["public"]
     picture = confusion_image(private["confusion"], out.parent / f"{model_path.stem}-confusion-private.png")
-    out.write_text(_markdown(model_path, meta, private, public, picture.name))
+    diagram = (reliability_image(private["reliability"], out.parent / f"{model_path.stem}-reliability-private.png")
+               if private.get("reliability") else None)
+    out.write_text(_markdown(model_path, meta, private, public, picture.name,
+                             _calibration_section(private, public, diagram)))
     return out
+
+
+def _calibration_section(private: dict, public: dict, diagram: Path | None) -> str:
+    """How far "N% sure" can be trusted; a model recorded before fercore measured it says how to add it."""
+    if diagram is None or private.get("ece") is None:
+        return ("\n## Confidence\n\nNot measured for this model yet: `python -m fercore evaluate MODEL.keras "
+                "--record` adds the expected calibration error and a reliability diagram.\n")
+    bins = "\n".join(f"| {r['lower']:.0%}-{r['upper']:.0%} | {r['count']} | {r['confidence']:.1%} | {r['accuracy']:.1%} |"
+                     for r in private["reliability"] if r["count"])
+    public_ece = f"{public['ece']:.3f}" if public.get("ece") is not None else "not measured"
+    return f"""
+## Confidence
+
+Expected calibration error ({len(private['reliability'])} equal-width bins of the top emotion's probability):
+**{private['ece']:.3f}** on PrivateTest, {public_ece} on PublicTest. {confidence_sentence(private)}
+
+![Reliability diagram on PrivateTest: share of answers right against the model's confidence]({diagram.name})
+
+| confidence | faces | mean confidence | share right |
+| --- | --- | --- | --- |
+{bins}
+"""
 
 
 def _calibration_note(meta: dict) -> str:
@@ -81,7 +137,7 @@ def _reading_note(report: dict) -> str:
             "app reads faces, and the figures below are measured that way.\n")
 
 
-def _markdown(model_path: Path, meta: dict, private: dict, public: dict, picture: str) -> str:
+def _markdown(model_path: Path, meta: dict, private: dict, public: dict, picture: str, confidence: str = "") -> str:
     training = meta.get("training", {})
     rows = "\n".join(
         f"| {e} | {private['per_class'][e]['precision']:.3f} | {private['per_class'][e]['recall']:.3f} | "
@@ -117,7 +173,7 @@ Per emotion on PrivateTest:
 {rows}
 
 ![Confusion matrix on PrivateTest]({picture})
-
+{confidence}
 ## Compared with installable peers (PrivateTest accuracy, same files)
 
 | model | accuracy |

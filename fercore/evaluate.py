@@ -1,4 +1,5 @@
-"""Honest evaluation: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+"""Honest evaluation: accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix, and how
+far the model's confidence can be trusted (expected calibration error and a reliability table)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ from fercore.artifact import save_readings, write_metadata
 from fercore.data import TEST_SPLITS, Split, fingerprint
 from fercore.labels import EMOTIONS, NUM_CLASSES
 from fercore.predict import Predictor
+from fercore.reliability import ece_of, expected_calibration_error, reliability  # noqa: F401 (part of this API)
 
 
 def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
@@ -72,7 +74,9 @@ def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) ->
 
 
 def _report_of(split: Split, probabilities: np.ndarray, tta: bool) -> dict:
-    return report(split.labels, probabilities.argmax(axis=1)) | {"split": split.name, "tta": tta}
+    table = reliability(probabilities, split.labels)
+    return report(split.labels, probabilities.argmax(axis=1)) | {"split": split.name, "tta": tta,
+                                                                  "ece": ece_of(table), "reliability": table}
 
 
 def majority_rate(split: Split) -> float:
@@ -85,7 +89,7 @@ def format_report(result: dict) -> str:
     names = [n[:8] for n in EMOTIONS]
     lines = [
         f"split: {result.get('split', '?')}  faces: {result['n']}  tta: {result.get('tta', False)}",
-        f"accuracy: {result['accuracy']:.4f}   macro-F1: {result['macro_f1']:.4f}",
+        f"accuracy: {result['accuracy']:.4f}   macro-F1: {result['macro_f1']:.4f}" + _ece_text(result),
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
@@ -96,3 +100,8 @@ def format_report(result: dict) -> str:
     for name, row in zip(names, result["confusion"]):
         lines.append(f"{name:<10}" + "".join(f"{v:>9d}" for v in row))
     return "\n".join(lines)
+
+
+def _ece_text(result: dict) -> str:
+    return (f"   ECE ({len(result['reliability'])} bins): {result['ece']:.4f}"
+            if result.get("ece") is not None and result.get("reliability") else "")

@@ -4,6 +4,7 @@ import streamlit as st
 from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import ArtifactError
+from fercore.reliability import confidence_sentence
 from ui import charts
 from fercore.store import StoreError, retention_days
 from ui.resources import model_problem
@@ -63,6 +64,12 @@ if card:
         left, right = st.columns(2)
         left.plotly_chart(charts.per_class_bars(evaluation["private"], "Per emotion on PrivateTest"))
         right.plotly_chart(charts.confusion_heatmap(evaluation["private"]["confusion"], "Confusion on PrivateTest"))
+    described = confidence_sentence(evaluation.get("private", {}))
+    if described:  # a model recorded before fercore measured calibration shows nothing here
+        st.subheader("Can you trust how sure it says it is?")
+        st.plotly_chart(charts.reliability_diagram(evaluation["private"]["reliability"],
+                                                   "How sure it said it was, and how often it was right (PrivateTest)"))
+        st.write(described)
     command = card.get("training", {}).get("command")
     if command:
         st.caption("The command that trained it:")

@@ -15,20 +15,38 @@ def test_app_starts_on_the_home_page_with_a_way_into_each_page():
     assert len(links) == 6 and "Practise with the quiz" in links
 
 
-def test_about_shows_the_active_models_card(monkeypatch, tmp_path):
+def _about_page(monkeypatch, tmp_path, **private_extra):
     keras.utils.set_random_seed(0)
     model = build_model(hyperparameters("seed", filters=8, dense_units=16))
     report = {"accuracy": 0.5, "macro_f1": 0.4, "n": 7, "confusion": [[1 if i == j else 0 for j in range(7)]
               for i in range(7)], "per_class": {e: {"precision": 1, "recall": 1, "f1": 1} for e in
               ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}}
-    path = save_artifact(model, tmp_path / "m.keras", {"arch": "seed", "evaluation": {"private": report},
+    path = save_artifact(model, tmp_path / "m.keras", {"arch": "seed", "evaluation": {"private": report | private_extra},
                                                         "training": {"command": "python -m fercore train"}})
     monkeypatch.setenv("FER_MODEL", str(path))
-    app = AppTest.from_file("../pages/about.py", default_timeout=60).run()
+    return AppTest.from_file("../pages/about.py", default_timeout=60).run()
+
+
+def test_about_shows_the_active_models_card(monkeypatch, tmp_path):
+    app = _about_page(monkeypatch, tmp_path)
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["PrivateTest accuracy"] == "50.0%"
     assert any("diagnosis" in md.value for md in app.markdown)
     assert any("does not show what the" in md.value for md in app.markdown)  # what the heatmap is not
+    assert not any("trust how sure" in h.value for h in app.subheader)  # recorded before calibration was measured
+
+
+def test_about_shows_the_reliability_diagram_with_a_sentence_saying_what_it_shows(monkeypatch, tmp_path):
+    table = [{"lower": i / 15, "upper": (i + 1) / 15, "count": 0, "confidence": None, "accuracy": None}
+             for i in range(15)]
+    table[13] |= {"count": 5, "confidence": 0.9, "accuracy": 0.8}
+    table[8] |= {"count": 2, "confidence": 0.55, "accuracy": 0.5}
+    app = _about_page(monkeypatch, tmp_path, ece=0.0857, reliability=table)
+    assert not app.exception
+    assert any("trust how sure" in h.value for h in app.subheader)
+    assert len(app.get("plotly_chart")) == 3  # per emotion, confusion, reliability
+    assert any(md.value.startswith("When the model says 90% sure, it is right about 80% of the time")
+               for md in app.markdown)
 
 
 def test_about_explains_a_missing_model(monkeypatch, tmp_path):

@@ -52,6 +52,8 @@ def test_evaluate_json_has_the_documented_keys(tiny_model, folder_dataset):
     assert set(report["per_class"]) == set(EMOTIONS)
     assert all({"precision", "recall", "f1"} <= set(m) for m in report["per_class"].values())
     assert len(report["confusion"]) == 7 and sum(map(sum, report["confusion"])) == 14
+    assert 0 <= report["ece"] <= 1 and len(report["reliability"]) == 15  # 15 equal-width confidence bins
+    assert sum(row["count"] for row in report["reliability"]) == 14
 
 
 def test_evaluate_record_stores_both_splits_in_the_card(tiny_model, folder_dataset, tmp_path):
@@ -63,6 +65,7 @@ def test_evaluate_record_stores_both_splits_in_the_card(tiny_model, folder_datas
     evaluation = json.loads(model.with_suffix(".json").read_text())["evaluation"]
     assert {name: (report["n"], report["tta"]) for name, report in evaluation.items()} == {
         "public": (14, False), "private": (14, False)}
+    assert all("ece" in report and len(report["reliability"]) == 15 for report in evaluation.values())
     assert "split: public" in result.stdout and "split: private" in result.stdout
 
 
@@ -115,17 +118,37 @@ def test_predict_on_a_missing_file_says_so(tiny_model, tmp_path):
     assert result.returncode == 1 and "Cannot read" in result.stdout and "Traceback" not in result.stderr
 
 
-def test_card_writes_markdown_with_results_and_a_confusion_image(tmp_path):
+def _card_model(tmp_path, **private_extra):
     keras.utils.set_random_seed(0)
     report = {"n": 7, "accuracy": 0.6, "macro_f1": 0.5, "confusion": [[1 if i == j else 0 for j in range(7)]
               for i in range(7)], "per_class": {e: {"precision": 0.5, "recall": 0.4, "f1": 0.45, "support": 1}
                                                 for e in EMOTIONS}}
-    model = save_artifact(build_model(hyperparameters("seed", filters=8, dense_units=16)), tmp_path / "m.keras",
-                          {"arch": "seed", "parameters": 10, "evaluation": {"private": report, "public": report},
-                           "data": {"train_faces_used": 100, "fingerprint": "abc"},
-                           "training": {"command": "python -m fercore train --arch seed"}})
-    result = fercore("card", model, "--out", tmp_path / "README.md")
+    return save_artifact(build_model(hyperparameters("seed", filters=8, dense_units=16)), tmp_path / "m.keras",
+                         {"arch": "seed", "parameters": 10,
+                          "evaluation": {"private": report | private_extra, "public": report},
+                          "data": {"train_faces_used": 100, "fingerprint": "abc"},
+                          "training": {"command": "python -m fercore train --arch seed"}})
+
+
+def test_card_writes_markdown_with_results_and_a_confusion_image(tmp_path):
+    result = fercore("card", _card_model(tmp_path), "--out", tmp_path / "README.md")
     assert result.returncode == 0, result.stderr
     card = (tmp_path / "README.md").read_text()
     assert "python -m fercore train --arch seed" in card and "**60.0%**" in card and "diagnosis" in card
     assert cv2.imread(str(tmp_path / "m-confusion-private.png")) is not None
+    # recorded before fercore measured calibration: the card says how to add it, and draws no diagram
+    assert "Not measured for this model yet" in card and not (tmp_path / "m-reliability-private.png").exists()
+
+
+def test_card_shows_the_calibration_error_and_a_reliability_diagram(tmp_path):
+    table = [{"lower": i / 15, "upper": (i + 1) / 15, "count": 0, "confidence": None, "accuracy": None}
+             for i in range(15)]
+    table[13] |= {"count": 7, "confidence": 0.9, "accuracy": 6 / 7}
+    model = _card_model(tmp_path, ece=0.0429, reliability=table)
+    result = fercore("card", model, "--out", tmp_path / "README.md")
+    assert result.returncode == 0, result.stderr
+    card = (tmp_path / "README.md").read_text()
+    assert "**0.043** on PrivateTest, not measured on PublicTest" in card
+    assert "When the model says 90% sure, it is right about 86% of the time" in card
+    assert "](m-reliability-private.png)" in card and "| 87%-93% | 7 | 90.0% | 85.7% |" in card
+    assert cv2.imread(str(tmp_path / "m-reliability-private.png")) is not None

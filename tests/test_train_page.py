@@ -42,10 +42,20 @@ def _run_until(app, condition, timeout=180):
     raise AssertionError("the page never reached the expected state")
 
 
+def test_the_form_starts_from_the_demo_that_visibly_learns(page):
+    app = page.run()
+    assert not app.exception
+    assert (app.selectbox[0].value, app.slider[0].value, app.select_slider[0].value) == ("seed", 3, 10000)
+    assert app.select_slider[1].label == "Faces per step (batch size)" and app.select_slider[1].value == 32
+    assert app.toggle[0].value is False  # augmentation off: in a minute it only slows learning
+
+
 def test_a_tiny_training_run_shows_live_charts_then_the_report(page):
     app = _start(page.run(), epochs=2)
     assert not app.exception
+    assert job_runner().current.settings["batch_size"] == 32
     _run_until(app, lambda a: any(h.value.startswith("Result") for h in a.subheader))
+    assert any("never trains on" in c.value for c in app.caption)  # what the learner is watching
     assert any(m.label == "PublicTest accuracy" for m in app.metric)
     assert len(job_runner().current.snapshot()["epochs"]) == 2
     assert any("Use this model" in b.label for b in app.button)

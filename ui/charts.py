@@ -102,3 +102,21 @@ def tally_bars(tallies: dict, title: str) -> go.Figure:
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=340,
                       **LAYOUT)
     return fig
+
+
+def reliability_diagram(table: list[dict], title: str = "Confidence against accuracy") -> go.Figure:
+    """Per confidence bin: how often the model's answer matched the label, against the diagonal of
+    perfect calibration; bar widths are the bins, hover gives the faces in each."""
+    rows = [r for r in table if r["count"]]
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                    line=dict(color=MUTED[6], dash="dash"))
+    fig.add_bar(x=[(r["lower"] + r["upper"]) / 2 for r in rows], y=[r["accuracy"] for r in rows],
+                width=[r["upper"] - r["lower"] for r in rows], name="matched the label", marker_color=MUTED[0],
+                marker_line=dict(color="white", width=1), customdata=[[r["confidence"], r["count"]] for r in rows],
+                hovertemplate="said %{customdata[0]:.0%} sure on average: right %{y:.0%} "
+                              "of %{customdata[1]} faces<extra></extra>")
+    fig.update_layout(title=title, xaxis=dict(title="the model's confidence", range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(title="share right", range=[0, 1], tickformat=".0%"), height=380,
+                      legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    return fig
