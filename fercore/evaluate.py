@@ -9,7 +9,7 @@ from fercore.artifact import save_readings, write_metadata
 from fercore.data import TEST_SPLITS, Split, fingerprint
 from fercore.labels import EMOTIONS, NUM_CLASSES
 from fercore.predict import Predictor
-from fercore.reliability import ece_of, expected_calibration_error, reliability  # noqa: F401 (part of this API)
+from fercore.reliability import ece_of, reliability
 
 
 def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
