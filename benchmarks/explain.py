@@ -224,13 +224,7 @@ def layercam_fused(layers, sigma=2.0):
 def occlusion(squares, layercam_power=0.0, sigma=2.0):
     """Squares (side, starts) covered by the blurred face; each pixel gets the mean drop of the
     squares over it, scaled to [0, 1], times Layer-CAM at block2b to the given power (0: none)."""
-    masks = []
-    for side, starts in squares:
-        for r in starts:
-            for c in starts:
-                masks.append(np.zeros((FACE_SIZE, FACE_SIZE), np.float32))
-                masks[-1][r : r + side, c : c + side] = 1
-    masks = np.stack(masks)
+    masks = explain.occlusion_masks(squares)
 
     def make(model, faces, classes):
         predictor = Predictor(model)

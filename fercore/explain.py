@@ -153,10 +153,10 @@ def covered(faces: np.ndarray) -> np.ndarray:
     return np.stack([cv2.GaussianBlur(np.asarray(f, np.float32), (0, 0), COVER_SIGMA) for f in faces])
 
 
-def occlusion_masks() -> np.ndarray:
-    """(13, 48, 48) float32: the SQUARES, 1 where covered."""
+def occlusion_masks(squares=SQUARES) -> np.ndarray:
+    """(K, 48, 48) float32, 1 where covered: one mask per square of `squares` (13 for SQUARES)."""
     masks = []
-    for side, starts in SQUARES:
+    for side, starts in squares:
         for row in starts:
             for col in starts:
                 mask = np.zeros((FACE_SIZE, FACE_SIZE), np.float32)
