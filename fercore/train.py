@@ -20,7 +20,7 @@ from fercore.artifact import commands_that_made, load_artifact, read_metadata, s
 from fercore.errors import FercoreError
 from fercore.evaluate import store_readings, test_readings
 from fercore.model import build_model, hyperparameters
-from fercore.pipeline import FaceBatches, class_weights
+from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights
 from fercore.predict import Predictor
 from fercore.progress import CancelToken, TrainingListener
 from fercore.teachers import load_teachers, soft_targets
@@ -196,6 +196,7 @@ def train(
                 *budget,
                 _Checkpointer(ckpt, state, cancel),
                 ListenerBridge(listener, cancel),
+                KeepFreedMemory(),
             ],
             verbose=0,
         )

@@ -20,7 +20,7 @@ import keras_tuner as kt
 from fercore import data as fer_data
 from fercore.errors import FercoreError
 from fercore.model import build_model
-from fercore.pipeline import FaceBatches, class_weights
+from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights
 from fercore.progress import CancelToken, TrainingListener
 from fercore.train import ListenerBridge, finish_artifact
 
@@ -96,7 +96,7 @@ class _FerHyperModel(kt.HyperModel):
                                     seed=self.config.seed)
         return model.fit(train_batches, validation_data=FaceBatches(self.val_split, 256), shuffle=False,
                          class_weight=class_weights(self.train_split, self.config.class_weight),
-                         callbacks=[*callbacks, self.bridge], **kwargs)
+                         callbacks=[*callbacks, self.bridge, KeepFreedMemory()], **kwargs)
 
 
 class _Hyperband(kt.Hyperband):
