@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from benchmarks.timing import median_seconds
+from benchmarks.timing import cpu_description, median_seconds
 from fercore.predict import Predictor
 
 
@@ -26,6 +26,7 @@ def main():
         predictor.probabilities(batch)
     megabytes = os.path.getsize(args.model) / 1e6
     print(f"model {args.model}: {predictor.model.count_params():,} parameters, {megabytes:.1f} MB")
+    print(f"on {cpu_description()}")
     speeds = {}
     for tta, reading in ((True, "with flip averaging, as the app reads faces"), (False, "one pass")):
         batch_time = median_seconds(lambda: predictor.probabilities(faces, tta=tta), args.repeats)
