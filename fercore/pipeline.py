@@ -28,7 +28,8 @@ class KeepFreedMemory(keras.callbacks.Callback):
     Its first batch sets glibc's trim threshold to 128 KB, so every step hands its freed buffers
     back to the kernel and faults them in again: a third of the CPU time of a CPU epoch, in the
     kernel. Put back after that batch: the seed network's epoch of 10,000 faces went from 10.4M
-    page faults and 39 s of system time to 0.7M and 4 s.
+    page faults and 39 s of system time to 0.7M and 4 s. Training runs in a process of its own (the
+    CLI, or a job's child), so the web server keeps glibc's own setting.
     """
 
     def on_train_batch_end(self, batch, logs=None):
