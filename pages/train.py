@@ -26,16 +26,16 @@ READ_ONLY = (f"Training is read-only on this server: you can watch a running job
              f"`{MAINTAINER_KEY_VARIABLE}=pick-a-key streamlit run app.py`, then type that key here.")
 TRAINING_FACES = [500, 1000, 2000, 5000, 10000, 28709]
 BATCH_SIZES = [32, 64, 128]
-# The form's first settings: the seed network visibly learning in a few minutes on 2 CPU cores.
-# Measured (issue 17), quiet 2-core machine: 46.2% on PublicTest in 219 s of epochs, where 5 epochs of
-# 5,000 augmented faces in batches of 64 reached 37.3% in 176 s. More faces seen fewer times, and
-# twice the steps, teach more.
+# The form's first settings: the seed network visibly learning in about two minutes on 2 CPU cores.
+# Measured (issue 17), quiet 2-core AVX2 machine: 45.8% on PublicTest in 103 s of epochs (128 s in all);
+# the earlier defaults, 5 epochs of 5,000 augmented faces in batches of 64, reached 37.3%. More faces
+# seen fewer times, and twice the steps, teach more.
 DEMO = {"arch": "seed", "epochs": 3, "faces": 10000, "augment": False, "batch_size": 32}
 # What the lines of the training charts are, in plain words, under every chart of a run.
 WATCHING = ("Solid line: accuracy on the faces the network trains on. Dashed line: accuracy on PublicTest, "
             "3,589 faces it never trains on, which is the one that shows whether it learned to read faces "
             "rather than remember them. With the first settings of the form it climbs from about 35% to about "
-            "45-50% in a few minutes; people agree with FER2013's labels about 65% of the time.")
+            "45-50% in about two minutes; people agree with FER2013's labels about 65% of the time.")
 
 
 def browser_id() -> str:
