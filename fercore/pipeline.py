@@ -33,17 +33,14 @@ class KeepFreedMemory(keras.callbacks.Callback):
     """
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch == 0:
-            keep_freed_memory()
-
-
-def keep_freed_memory() -> None:
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return  # not glibc: nothing was changed
-    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GB of freed heap
-    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: buffers under 32 MB come from that heap
+        if batch != 0:
+            return
+        try:
+            mallopt = ctypes.CDLL("libc.so.6").mallopt
+        except (OSError, AttributeError):
+            return  # not glibc: nothing was changed
+        mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GB of freed heap
+        mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: buffers under 32 MB come from that heap
 
 
 class FaceBatches(keras.utils.PyDataset):
