@@ -61,10 +61,25 @@ def new_page(browser, width: int = 1280, height: int = 1600):
     """A page in a browser context of its own: a person with their own cookies and session."""
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
     try:
-        yield context.new_page()
+        yield page
+    except BaseException:
+        _show_on_failure(page)
+        raise
     finally:
         context.close()
+
+
+def _show_on_failure(page) -> None:
+    """What the page showed when a test step failed: a screenshot, and its text in the failure report."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = f"failed-{len(list(SHOTS.glob('failed-*.png')))}"
+    try:
+        shot(page, name)
+        print(f"--- {page.url} ({name}.png) ---", page.inner_text("body", timeout=5_000), sep="\n")
+    except Exception as exc:  # a closed or crashed page: the original failure matters more
+        print(f"--- {page.url}: no screenshot ({exc}) ---")
 
 
 @pytest.fixture
@@ -83,6 +98,14 @@ def open_page(page, url: str, title: str) -> None:
     if title != "Home":
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         page.get_by_role("heading", name=PAGES[title]).wait_for()
+    settled(page)
+
+
+def settled(page) -> None:
+    """Wait until the page's script run has finished, as a person waits for a page to finish drawing.
+    A title shows while the rest is still on its way: Enter in a form whose button has not arrived
+    submits nothing, and a click merged into a run in progress can lose its trigger."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
 
 
 def accessible(page, state: str) -> None:
@@ -111,6 +134,7 @@ def no_traceback(page) -> None:
 
 
 def type_into(page, label: str, text: str) -> None:
+    settled(page)
     box = page.get_by_role("textbox", name=label)
     box.fill(text)
     box.press("Enter")
@@ -118,6 +142,7 @@ def type_into(page, label: str, text: str) -> None:
 
 def sign_in(page, nickname: str, key: str = "") -> str:
     """Nickname (and key), then Enter, as a learner does; returns the key, new or typed."""
+    settled(page)
     page.get_by_role("textbox", name="Your nickname").fill(nickname)
     page.get_by_role("textbox", name=KEY_BOX).fill(key)
     page.get_by_role("textbox", name=KEY_BOX).press("Enter")
@@ -147,6 +172,7 @@ def choice_buttons(page):
 def answer_one_question(page) -> str:
     """Pick the first offered emotion, wait for the reveal, and return the emotion picked."""
     choice_buttons(page).first.wait_for()
+    settled(page)
     picked = choice_buttons(page).first.inner_text().strip().lower()
     choice_buttons(page).first.click()
     metric(page, "Dataset label").wait_for()
@@ -334,6 +360,7 @@ def open_nav(page, title: str) -> None:
     """Another page through the sidebar, in the same browser session (a reload would start a new one)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name=PAGES[title]).wait_for()
+    settled(page)
 
 
 def test_without_dataset_and_with_a_broken_model_every_page_opens_and_says_what_to_do(browser, tmp_path):
