@@ -9,7 +9,7 @@ import statistics
 import tempfile
 import time
 
-from tests.browser import PAGES, app_server, chromium
+from tests.browser import PAGES, app_server, chromium, settled
 
 HOME = PAGES["Home"]
 SWITCHES = [*list(PAGES)[1:], "Home"]  # away from the home page and back
@@ -36,12 +36,15 @@ def first_quiz_face(browser, env) -> tuple[float, float, float]:
         page.set_default_timeout(120_000)
         page.goto(url)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Quiz").click()
+        page.get_by_role("heading", name=PAGES["Quiz"]).wait_for()
+        settled(page)
         box = page.get_by_role("textbox", name="Your nickname")
         box.fill("Bench")
         started = time.perf_counter()
         box.press("Enter")
         page.locator(choices).first.wait_for()
         first = time.perf_counter() - started
+        settled(page)
         started = time.perf_counter()
         page.locator(choices).first.click()
         page.get_by_text("Where the model looked for").wait_for()

@@ -67,6 +67,13 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float) -> 
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
 
 
+def settled(page) -> None:
+    """Wait until the page's script run has finished, as a person waits for a page to finish drawing.
+    A title shows while the rest is still on its way: Enter in a form whose button has not arrived
+    submits nothing, and a click merged into a run in progress can lose its trigger."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
+
+
 @contextmanager
 def chromium():
     """A headless Debian Chromium under Playwright."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium
+from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium, settled
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
@@ -99,13 +99,6 @@ def open_page(page, url: str, title: str) -> None:
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         page.get_by_role("heading", name=PAGES[title]).wait_for()
     settled(page)
-
-
-def settled(page) -> None:
-    """Wait until the page's script run has finished, as a person waits for a page to finish drawing.
-    A title shows while the rest is still on its way: Enter in a form whose button has not arrived
-    submits nothing, and a click merged into a run in progress can lose its trigger."""
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
 
 
 def accessible(page, state: str) -> None:
