@@ -13,7 +13,7 @@ import keras
 
 from fercore.data import load_fer2013
 from fercore.model import build_model, hyperparameters
-from fercore.pipeline import FaceBatches, KeepFreedMemory
+from fercore.pipeline import FaceBatches, KeepFreedMemory, fit_input
 
 
 def load_times(data):
@@ -32,7 +32,7 @@ def load_times(data):
 def training_throughput(arch, train_split, steps, batch_size=64):
     keras.utils.set_random_seed(0)
     model = build_model(hyperparameters(arch))
-    batches = FaceBatches(train_split, batch_size, shuffle=True, augment=1.0)
+    batches = fit_input(FaceBatches(train_split, batch_size, shuffle=True, augment=1.0))
     # compile outside the timing, and undo TensorFlow's malloc setting as fercore's training does
     model.fit(batches, steps_per_epoch=5, epochs=1, verbose=0, callbacks=[KeepFreedMemory()])
     started = time.perf_counter()

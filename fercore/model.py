@@ -20,8 +20,9 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 # Each architecture's fixed values in the shared space; the tuner searches around them.
 ARCH_DEFAULTS = {
-    # The prototype: conv(n)-pool, conv(2n)-pool, conv(4n)-pool, flatten, dense, softmax.
-    "seed": dict(filters=32, dense_units=128, dropout=0.0, learning_rate=1e-3, weight_decay=0.0,
+    # The prototype: conv(n)-pool, conv(2n)-pool, conv(4n)-pool, flatten, dense, softmax. Its n was 32;
+    # 16 at twice the learning rate learns as much from 10,000 faces in 60% of the time (issue 17).
+    "seed": dict(filters=16, dense_units=128, dropout=0.0, learning_rate=2e-3, weight_decay=0.0,
                  label_smoothing=0.0),
     # VGG-style: blocks of two 3x3 convs with batch norm, widths n, 2n, 4n, ..., dropout, a small head.
     "default": dict(filters=32, blocks=4, dense_units=256, dropout=0.4, learning_rate=1e-3, weight_decay=1e-4,

@@ -6,6 +6,7 @@ TensorFlow on this machine and JAX or PyTorch on a GPU machine that has no Tenso
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 
@@ -23,7 +24,7 @@ def as_inputs(images: np.ndarray) -> np.ndarray:
 
 
 class KeepFreedMemory(keras.callbacks.Callback):
-    """Undo TensorFlow's malloc setting for generator datasets (PyDataset on TensorFlow).
+    """Undo TensorFlow's malloc setting for generator datasets (fit_input's stream, or a PyDataset).
 
     Its first batch sets glibc's trim threshold to 128 KB, so every step hands its freed buffers
     back to the kernel and faults them in again: a third of the CPU time of a CPU epoch, in the
@@ -44,8 +45,12 @@ class KeepFreedMemory(keras.callbacks.Callback):
 
 
 class FaceBatches(keras.utils.PyDataset):
-    """(faces, targets) batches of a split; the order and augmentation are drawn from
-    (seed, epoch, batch index), so a run is repeatable whatever thread builds a batch.
+    """(faces, targets) batches of a split.
+
+    With `shuffle`, an endless stream for training: batch i is batch i % len(self) of epoch
+    first_epoch + i // len(self), in that epoch's order. Order and augmentation are drawn from
+    (seed, epoch, batch), so a run is repeatable whatever thread builds a batch and however far ahead
+    it reads. Give fit() `steps_per_epoch=len(batches)`. Without `shuffle`: one pass, in order.
 
     Targets are one-hot labels, or with `soft_targets` (teachers' readings, one row per face) the
     mix `(1 - distill) * one-hot + distill * reading` that knowledge distillation trains on.
@@ -54,35 +59,62 @@ class FaceBatches(keras.utils.PyDataset):
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
                  seed: int = 0, first_epoch: int = 0, soft_targets: np.ndarray | None = None,
                  distill: float = 0.0):
-        # TensorFlow prefetches from one worker in a thread of its own. Other backends (JAX on a GPU
-        # machine) need threads to keep up; Keras leaves those waiting if training stops mid-epoch.
+        # TensorFlow reads them through fit_input. Other backends (JAX on a GPU machine) need threads
+        # to keep up; Keras leaves those waiting if training stops mid-epoch.
         workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
-        self.epoch = first_epoch
+        self.first_epoch = first_epoch
         self.targets = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype(np.float32)
         if soft_targets is not None:
             self.targets = (1 - distill) * self.targets + distill * np.asarray(soft_targets, np.float32)
-        self._order = self._draw_order()
 
     def __len__(self) -> int:
+        """Batches per epoch."""
         return math.ceil(len(self.split) / self.batch_size)
 
+    @property
+    def num_batches(self) -> int | None:
+        return None if self.shuffle else len(self)  # None: endless, as Keras reads it
+
     def __getitem__(self, index: int):
-        pick = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        epoch, index = divmod(index, len(self)) if self.shuffle else (0, index)
+        epoch += self.first_epoch
+        pick = self._order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         faces = self.split.images[pick]
         if self.augment > 0:
-            faces = augment_faces(faces, np.random.default_rng([self.seed, self.epoch, index]), self.augment)
+            faces = augment_faces(faces, np.random.default_rng([self.seed, epoch, index]), self.augment)
         return as_inputs(faces), self.targets[pick]
 
-    def on_epoch_end(self):  # Keras calls this once every batch of the epoch has been taken
-        self.epoch += 1
-        self._order = self._draw_order()
-
-    def _draw_order(self) -> np.ndarray:
+    def _order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
             return np.arange(len(self.split))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.split))
+        return _permutation(self.seed, epoch, len(self.split))
+
+
+@functools.lru_cache(maxsize=4)
+def _permutation(seed: int, epoch: int, size: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(size)
+
+
+def fit_input(batches: FaceBatches):
+    """What fit() reads: under TensorFlow, the batches as a tf.data stream that is not autotuned.
+
+    Autotuned (as Keras feeds a PyDataset), a new epoch sometimes waited 5-8 s for its first batch
+    with the CPU idle, in half the epochs of the Train page's demo, and an endless stream held fit()
+    up to 28 s after its last epoch. Other backends read the batches through Keras's threads.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import tensorflow as tf  # not on a GPU machine that trains with JAX
+
+    faces, targets = batches[0]
+    signature = (tf.TensorSpec((None, *faces.shape[1:]), tf.float32),
+                 tf.TensorSpec((None, targets.shape[1]), tf.float32))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    stream = tf.data.Dataset.from_generator(batches.__iter__, output_signature=signature)
+    return stream.with_options(options).prefetch(2)
 
 
 def augment_faces(faces: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:

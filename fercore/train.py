@@ -20,7 +20,7 @@ from fercore.artifact import commands_that_made, load_artifact, read_metadata, s
 from fercore.errors import FercoreError
 from fercore.evaluate import store_readings, test_readings
 from fercore.model import build_model, hyperparameters
-from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights
+from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights, fit_input
 from fercore.predict import Predictor
 from fercore.progress import CancelToken, TrainingListener
 from fercore.teachers import load_teachers, soft_targets
@@ -184,12 +184,13 @@ def train(
     budget = [_TimeBudget(config.time_limit_s, plan)] if config.time_limit_s else []
     if state["epochs_done"] < config.epochs:
         model.fit(
-            train_batches,
+            fit_input(train_batches),
+            steps_per_epoch=len(train_batches),
             validation_data=FaceBatches(splits["public"], 256),
             epochs=config.epochs,
             initial_epoch=state["epochs_done"],
             class_weight=class_weights(train_split, config.class_weight),
-            shuffle=False,  # FaceBatches reshuffles the faces itself, repeatably from the seed
+            shuffle=False,  # FaceBatches orders each epoch itself, repeatably from the seed
             callbacks=[
                 keras.callbacks.LearningRateScheduler(
                     lambda epoch, _lr=None: cosine_lr(hp.get("learning_rate"), plan["epochs"])(epoch)),

@@ -20,7 +20,7 @@ import keras_tuner as kt
 from fercore import data as fer_data
 from fercore.errors import FercoreError
 from fercore.model import build_model
-from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights
+from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights, fit_input
 from fercore.progress import CancelToken, TrainingListener
 from fercore.train import ListenerBridge, finish_artifact
 
@@ -94,7 +94,8 @@ class _FerHyperModel(kt.HyperModel):
         augment = hp.Choice("augment", [0.0, 0.5, 1.0], default=1.0)
         train_batches = FaceBatches(self.train_split, self.config.batch_size, shuffle=True, augment=augment,
                                     seed=self.config.seed)
-        return model.fit(train_batches, validation_data=FaceBatches(self.val_split, 256), shuffle=False,
+        return model.fit(fit_input(train_batches), steps_per_epoch=len(train_batches),
+                         validation_data=FaceBatches(self.val_split, 256), shuffle=False,
                          class_weight=class_weights(self.train_split, self.config.class_weight),
                          callbacks=[*callbacks, self.bridge, KeepFreedMemory()], **kwargs)
 

@@ -8,7 +8,7 @@ import streamlit as st
 from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import FercoreError
-from fercore.jobs import RUNNING, JobLimits, progress
+from fercore.jobs import DEMO_TRAINING as DEMO, RUNNING, JobLimits, progress
 from fercore.roles import MAINTAINER_KEY_VARIABLE, is_maintainer_key, maintainer_key_set
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
@@ -26,16 +26,11 @@ READ_ONLY = (f"Training is read-only on this server: you can watch a running job
              f"`{MAINTAINER_KEY_VARIABLE}=pick-a-key streamlit run app.py`, then type that key here.")
 TRAINING_FACES = [500, 1000, 2000, 5000, 10000, 28709]
 BATCH_SIZES = [32, 64, 128]
-# The form's first settings: the seed network visibly learning in about two minutes on 2 CPU cores.
-# Measured (issue 17), quiet 2-core AVX2 machine: 45.8% on PublicTest in 103 s of epochs (128 s in all);
-# the earlier defaults, 5 epochs of 5,000 augmented faces in batches of 64, reached 37.3%. More faces
-# seen fewer times, and twice the steps, teach more.
-DEMO = {"arch": "seed", "epochs": 3, "faces": 10000, "augment": False, "batch_size": 32}
 # What the lines of the training charts are, in plain words, under every chart of a run.
 WATCHING = ("Solid line: accuracy on the faces the network trains on. Dashed line: accuracy on PublicTest, "
             "3,589 faces it never trains on, which is the one that shows whether it learned to read faces "
             "rather than remember them. With the first settings of the form it climbs from about 35% to about "
-            "45-50% in about two minutes; people agree with FER2013's labels about 65% of the time.")
+            "45% in about a minute and a half; people agree with FER2013's labels about 65% of the time.")
 
 
 def browser_id() -> str:
@@ -77,13 +72,13 @@ def start_form(busy: bool) -> None:
         epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, max(limits.epochs, 2),
                               min(DEMO["epochs"], limits.epochs))
         faces = [n for n in TRAINING_FACES if n <= limits.train_faces] or [limits.train_faces]
-        subset = left.select_slider("Training faces", faces, value=max([n for n in faces if n <= DEMO["faces"]]
+        subset = left.select_slider("Training faces", faces, value=max([n for n in faces if n <= DEMO["subset"]]
                                                                       or faces[:1]),
                                     help="A small subset finishes in a couple of minutes on a laptop CPU.")
         batch = left.select_slider("Faces per step (batch size)", BATCH_SIZES, value=DEMO["batch_size"],
                                    help="Smaller batches take more, smaller steps per epoch: quicker learning in a "
                                         "short run. Tuning uses 64.")
-        augment = right.toggle("Augmentation (flips, shifts, erasing)", value=DEMO["augment"],
+        augment = right.toggle("Augmentation (flips, shifts, erasing)", value=DEMO["augment"] > 0,
                                help="Helps long runs on all the faces; in a short run it slows learning down.")
         budget = right.number_input("Tuning time budget (minutes)", 1, limits.tune_minutes, min(5, limits.tune_minutes))
         submitted = st.form_submit_button("Start", type="primary", disabled=busy)

@@ -1,9 +1,11 @@
 """Training batches: every face once per epoch, a new order each epoch, labels kept with their faces,
 and the same batches again from the same seed (what --resume relies on)."""
+import itertools
+
 import numpy as np
 
 from fercore.data import Split
-from fercore.pipeline import FaceBatches
+from fercore.pipeline import FaceBatches, fit_input
 
 
 def labelled_faces(n: int = 20) -> Split:
@@ -12,17 +14,15 @@ def labelled_faces(n: int = 20) -> Split:
     return Split("train", images, np.arange(n) % 7, np.array([f"Training_{i}" for i in range(n)]))
 
 
-def epoch_of(batches: FaceBatches) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = zip(*(batches[i] for i in range(len(batches))))
-    return np.concatenate(xs), np.concatenate(ys)
+def epochs_of(stream, steps: int, epochs: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    batches = iter(stream)
+    return [tuple(np.concatenate(part) for part in zip(*itertools.islice(batches, steps))) for _ in range(epochs)]
 
 
 def test_each_epoch_shows_every_face_once_in_a_new_order_with_its_label():
     split = labelled_faces()
     batches = FaceBatches(split, batch_size=8, shuffle=True)
-    x1, y1 = epoch_of(batches)
-    batches.on_epoch_end()
-    x2, _ = epoch_of(batches)
+    (x1, y1), (x2, _) = epochs_of(batches, len(batches))
     faces1, faces2 = x1[:, 0, 0, 0].astype(int) // 10, x2[:, 0, 0, 0].astype(int) // 10
     assert x1.shape == (20, 48, 48, 1) and x1.dtype == np.float32 and len(batches) == 3
     assert sorted(faces1) == list(range(20)) and sorted(faces2) == list(range(20))
@@ -34,12 +34,19 @@ def test_augmented_batches_repeat_from_the_seed_and_a_resumed_run_continues_them
     split = Split("train", np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8),
                   np.arange(16) % 7, np.array([str(i) for i in range(16)]))
     first = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=3)
-    first.on_epoch_end()
-    first.on_epoch_end()
     resumed = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=3, first_epoch=2)
     other_seed = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=4, first_epoch=2)
-    np.testing.assert_array_equal(first[1][0], resumed[1][0])
-    assert not np.array_equal(first[1][0], other_seed[1][0])
+    np.testing.assert_array_equal(first[2 * len(first) + 1][0], resumed[1][0])  # epoch 2, batch 1
+    assert not np.array_equal(resumed[1][0], other_seed[1][0])
+
+
+def test_what_fit_reads_is_the_same_stream_of_epochs():
+    split = labelled_faces()
+    batches = FaceBatches(split, batch_size=8, shuffle=True, augment=1.0, seed=5)
+    read = epochs_of(fit_input(batches).as_numpy_iterator(), len(batches), epochs=3)
+    for (faces, labels), (expected_faces, expected_labels) in zip(read, epochs_of(batches, len(batches), 3)):
+        np.testing.assert_array_equal(faces, expected_faces)
+        np.testing.assert_array_equal(labels, expected_labels)
 
 
 def test_augmentation_changes_the_pixels_but_not_the_labels_or_the_range():
