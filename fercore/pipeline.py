@@ -59,8 +59,9 @@ class FaceBatches(keras.utils.PyDataset):
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
                  seed: int = 0, first_epoch: int = 0, soft_targets: np.ndarray | None = None,
                  distill: float = 0.0):
-        # TensorFlow reads them through fit_input. Other backends (JAX on a GPU machine) need threads
-        # to keep up; Keras leaves those waiting if training stops mid-epoch.
+        # One worker under TensorFlow: training reads the stream through fit_input, validation is one
+        # pass. Other backends (JAX on a GPU machine) need threads to keep up; Keras leaves those waiting
+        # if training stops mid-epoch.
         workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
