@@ -187,6 +187,10 @@ class _PrintProgress(TrainingListener):
               f"public acc {logs.get('val_accuracy', float('nan')):.4f}  lr {logs['learning_rate']:.2e}  "
               f"{logs['seconds']:.0f}s", flush=True)
 
+    def on_measure_begin(self):
+        print("measuring the kept model on PublicTest and PrivateTest, each face read twice (as it is and mirrored)",
+              flush=True)
+
     def message(self, text):
         print(text, flush=True)
 

@@ -32,7 +32,7 @@ NICENESS = 10  # the class's quiz stays responsive while a job runs
 STOP_GRACE_S = 60.0  # after Stop, a job still running this long is ended by force
 # The TrainingListener calls a child forwards to the server.
 EVENTS = ("on_run_begin", "on_trial_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_trial_end",
-          "on_run_end", "message")
+          "on_measure_begin", "on_run_end", "message")
 # The Train page's first settings (fields of fercore.train.TrainConfig): the seed network visibly
 # learning. `python -m benchmarks.demo` on a 2-core AVX2 CPU: 45.3-46.5% on PublicTest in 80 s in all
 # (3 seeds); the earlier 32 filters and 3 epochs reached 44.4-45.9% in 111-130 s.
@@ -95,7 +95,7 @@ class Job(TrainingListener):
         self._state = {
             "id": self.id, "kind": kind, "status": RUNNING, "out": str(out), "started": time.time(),
             "finished": None, "info": {}, "epochs": [], "batch": None, "trials": [], "current_trial": None,
-            "messages": [], "summary": None, "error": None, "steps_done": 0, "pid": None,
+            "messages": [], "summary": None, "error": None, "steps_done": 0, "pid": None, "measuring": False,
         }
 
     # --- TrainingListener: the events of the training run ---
@@ -123,6 +123,9 @@ class Job(TrainingListener):
             row = {**(self._state["current_trial"] or {"trial": trial_id}), "score": score}
             self._state["trials"] = [t for t in self._state["trials"] if t.get("trial") != trial_id] + [row]
             self._state["current_trial"] = None
+
+    def on_measure_begin(self):
+        self._update(measuring=True)
 
     def message(self, text):
         with self._lock:

@@ -24,6 +24,9 @@ class TrainingListener:
 
     def on_trial_end(self, trial_id: str, score: float | None) -> None: ...
 
+    def on_measure_begin(self) -> None:
+        """Training is over; the kept model is being read on PublicTest and PrivateTest."""
+
     def on_run_end(self, summary: dict) -> None: ...
 
     def message(self, text: str) -> None: ...

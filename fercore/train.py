@@ -206,6 +206,7 @@ def train(
         listener.on_run_end(summary)
         return summary
 
+    listener.on_measure_begin()
     best = keras.models.load_model(ckpt / "best.keras")
     summary = finish_artifact(
         best, out, splits, arch=config.arch, hyperparameters=hp.values,

@@ -168,6 +168,7 @@ def tune(config: TuneConfig, out: str | Path, listener: TrainingListener | None 
     if role == "worker":
         summary = {"artifact": None, "worker": tuner.tuner_id, "trials_run": tuner.trials_run}
     else:
+        listener.on_measure_begin()
         summary = _save_best(tuner, out, config, splits, command, time.time() - started, cancel.cancelled, role)
     listener.on_run_end(summary)
     return summary

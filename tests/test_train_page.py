@@ -4,7 +4,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fercore.jobs import JobTooLarge, NotYourJob
+from fercore.jobs import Job, JobTooLarge, NotYourJob
 from ui.resources import job_runner
 
 
@@ -119,3 +119,19 @@ def test_jobs_beyond_the_servers_limits_are_refused(page, monkeypatch):
         job_runner().start("train", dict(arch="seed", epochs=4, subset=500), "x.keras", "someone")
     with pytest.raises(JobTooLarge, match="at most 1,000 training faces"):
         job_runner().start("train", dict(arch="seed", epochs=1, subset=None), "x.keras", "someone")
+
+
+def test_after_the_last_epoch_the_progress_says_the_kept_model_is_being_measured(page, monkeypatch, tmp_path):
+    job = Job("train", {}, tmp_path / "m.keras")
+    job.on_run_begin({"arch": "seed", "epochs": 1, "initial_epoch": 0, "steps_per_epoch": 2})
+    for batch in range(2):
+        job.on_batch_end(0, batch, {"loss": 1.0, "accuracy": 0.5})
+    monkeypatch.setattr(job_runner(), "_job", job)  # a job at this moment, however fast the machine
+    assert _progress_texts(page.run()) == ["Training: epoch 1, batch 2"]
+    job.on_measure_begin()
+    [text] = _progress_texts(page.run())
+    assert text.startswith("Training is over. Measuring the kept model on PublicTest and PrivateTest")
+
+
+def _progress_texts(app) -> list[str]:
+    return [element.proto.text for element in app.get("progress")]

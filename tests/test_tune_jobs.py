@@ -69,6 +69,7 @@ def test_a_background_training_job_reports_epochs_and_only_one_runs(folder_datas
     assert [e["epoch"] for e in snapshot["epochs"]] == [1, 2]
     assert progress(snapshot) == (1.0, 0.0)
     assert snapshot["summary"]["evaluation"]["public"]["n"] == 14
+    assert snapshot["measuring"]  # the child said when its last epoch was over
     assert runner.start("train", dict(epochs=1, data=str(folder_dataset[0]), **TINY_TRAIN),
                         tmp_path / "k.keras")  # free again once the first finished
     _wait(runner.current)
