@@ -181,6 +181,22 @@ def test_every_page_opens_from_the_navigation(page, app):
         shot(page, f"page-{title.lower().replace(' ', '-')}")
 
 
+def test_a_bookmarked_page_opens_inside_the_app_even_as_a_fresh_servers_first_visit(browser, tmp_path):
+    # Streamlit runs a page alone, without app.py, until some session has run st.navigation
+    env = {"FER_DATA": str(tmp_path / "no-fer2013"), "FER_DB": str(tmp_path / "progress.sqlite3"),
+           "FER_TRAINED_DIR": str(tmp_path / "trained")}
+    with new_page(browser) as page, app_server(env) as (url, _):
+        page.goto(f"{url}/quiz")
+        page.get_by_role("heading", name=PAGES["Quiz"]).wait_for()
+        settled(page)
+        navigation = page.get_by_test_id("stSidebarNav").inner_text()
+        assert all(title in navigation for title in PAGES), navigation  # the app's pages, not its file names
+        assert page.title() == "fercore: reading facial emotions"
+        page.get_by_text("Display", exact=True).wait_for()  # app.py's display choices
+        no_traceback(page)
+        accessible(page, "Quiz opened by its address")
+
+
 def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
     url, store = app
     open_page(page, url, "Quiz")
