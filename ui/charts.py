@@ -1,5 +1,5 @@
 """Plotly figures the pages share. Colour scales are colour-blind safe (cividis); nothing relies on
-red versus green."""
+red versus green, and series side by side differ in pattern or dash as well as colour."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -9,6 +9,8 @@ from fercore.labels import EMOTIONS
 
 MUTED = ["#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 DASHES = ["dot", "dash", "longdash", "dashdot", "longdashdot", "6px,3px,2px,3px", "2px,6px"]
+# Bar series side by side: each its own hatching over its colour, so colour is never the only key.
+PATTERNS = ["", "/", "."]
 LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), paper_bgcolor="rgba(0,0,0,0)", font=dict(size=14))
 
 
@@ -39,9 +41,9 @@ def confusion_heatmap(confusion, title: str = "Confusion matrix", classes=EMOTIO
 
 def per_class_bars(report: dict, title: str = "Per-class results") -> go.Figure:
     fig = go.Figure()
-    for metric, colour in (("precision", MUTED[0]), ("recall", MUTED[1]), ("f1", MUTED[3])):
-        fig.add_bar(name=metric, x=list(report["per_class"]),
-                    y=[m[metric] for m in report["per_class"].values()], marker_color=colour)
+    for metric, colour, pattern in zip(("precision", "recall", "f1"), (MUTED[0], MUTED[1], MUTED[3]), PATTERNS):
+        fig.add_bar(name=metric, x=list(report["per_class"]), y=[m[metric] for m in report["per_class"].values()],
+                    marker=dict(color=colour, pattern=dict(shape=pattern, fillmode="overlay")))
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1], tickformat=".0%"), height=340,
                       **LAYOUT)
     return fig
@@ -98,7 +100,8 @@ def tally_bars(tallies: dict, title: str) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(name="learners", x=keys, y=[tallies[k].accuracy for k in keys], marker_color=MUTED[0],
                 text=[f"{tallies[k].correct}/{tallies[k].answered}" for k in keys], textposition="outside")
-    fig.add_bar(name="model", x=keys, y=[tallies[k].model_accuracy for k in keys], marker_color=MUTED[6])
+    fig.add_bar(name="model", x=keys, y=[tallies[k].model_accuracy for k in keys],
+                marker=dict(color=MUTED[6], pattern=dict(shape=PATTERNS[1], fillmode="overlay")))
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=340,
                       **LAYOUT)
     return fig
