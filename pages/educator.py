@@ -29,9 +29,17 @@ def create_form() -> None:
         st.warning(plain(exc))
         return
     st.session_state.update(view_code=session.code, view_token=token)
-    st.success(f"Session **{plain(session.name)}** created. Learners join with the code **{session.code}**.")
+    st.success(f"Session **{plain(session.name)}** created. Learners join with the code **{session.code}**, "
+               "or by opening this link, which fills the code in for them:")
+    st.code(join_link(session.code), language=None)
     st.warning(f"Your educator token is **{token}**. Write it down: it is shown only now, and you need it "
                "to see this session's results.")
+
+
+def join_link(code: str) -> str:
+    """The quiz's address with the code filled in, from the address this page was opened at."""
+    here = (st.context.url or "").split("?")[0].rstrip("/")
+    return f"{here.removesuffix('/educator')}/quiz?code={code}"
 
 
 @st.fragment(run_every=3.0)
@@ -44,7 +52,8 @@ def live_results(code: str, token: str) -> None:
     session = report.session
     st.subheader(f"{plain(session.name)} ({session.code}): {len(report.learners)} learner(s)")
     if not report.learners:
-        st.info(f"No answers yet. Learners open the quiz and type the code {session.code}.")
+        st.info(f"No answers yet. Learners open the quiz and type the code {session.code}, or open "
+                f"{join_link(session.code)}")
         return
     left, right = st.columns(2)
     left.plotly_chart(charts.tally_bars(report.learners, "By learner"), key="by-learner")

@@ -45,6 +45,8 @@ def settings(class_session):
 
 
 def join_class():
+    if "class_code" not in st.session_state and "code" in st.query_params:  # opened by a class's join link
+        st.session_state["class_code"] = st.query_params["code"][:12]
     code = st.text_input("Class code (optional)", key="class_code", max_chars=12,
                          help="If your educator gave you a code, type it here.").strip()
     if not code:

@@ -53,6 +53,7 @@ def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
     assert not app.exception
     code, token = app.session_state["view_code"], app.session_state["view_token"]
     assert code in app.success[0].value and token in app.warning[0].value
+    assert app.code[0].value.endswith(f"/quiz?code={code}")  # the join link, to share or show on a screen
     assert any("No answers yet" in i.value for i in app.info)
 
     db.record("Alex", Answer("PublicTest_2", 4, 6, 4, 2), session=code)  # a learner answers meanwhile

@@ -60,6 +60,16 @@ def test_a_learner_joins_an_educator_session_by_code(quiz_env):
     assert "Alex" in report.learners and report.learners["Alex"].answered == 1
 
 
+def test_a_class_join_link_fills_in_the_code(quiz_env):
+    session, _ = Store(quiz_env).create_session("Tuesday group", ["happy", "sad"], questions=2, level=4)
+    app = AppTest.from_file("../pages/quiz.py", default_timeout=120)
+    app.query_params["code"] = session.code
+    app = sign_in(app.run(), "Robin")
+    assert not app.exception
+    assert app.text_input(key="class_code").value == session.code
+    assert {b.label.lower() for b in _choice_buttons(app)} == {"happy", "sad"}
+
+
 def test_a_wrong_class_code_is_explained(quiz_env):
     app = _page("Kim")
     app.text_input(key="class_code").input("ZZZZZZ")
