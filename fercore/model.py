@@ -15,7 +15,8 @@ from fercore.artifact import LAST_CONV, OUTPUT_LAYER
 from fercore.labels import FACE_SIZE, NUM_CLASSES
 
 ARCHITECTURES = ("seed", "default")
-# mixed_bfloat16: bf16 compute, float32 weights; 1.6x faster training on CPUs with AVX512-BF16.
+# mixed_bfloat16: bf16 compute, float32 weights; training at 1.5x the images/s of float32 on CPUs with AVX512-BF16
+# (default network, batch 64: 323 against 219, 3 runs each, 2-core EPYC).
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 # Each architecture's fixed values in the shared space; the tuner searches around them.
