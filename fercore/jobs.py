@@ -35,7 +35,8 @@ EVENTS = ("on_run_begin", "on_trial_begin", "on_epoch_begin", "on_batch_end", "o
           "on_measure_begin", "on_run_end", "message")
 # The Train page's first settings (fields of fercore.train.TrainConfig): the seed network visibly
 # learning. `python -m benchmarks.demo` on a 2-core AVX2 CPU: 45.3-46.5% on PublicTest in 80 s in all
-# (3 seeds); the earlier 32 filters and 3 epochs reached 44.4-45.9% in 111-130 s.
+# (3 seeds), and 45.1-46.0% in 25-28 s on a 2-core AVX-512 one (2 seeds); the earlier 32 filters and 3
+# epochs reached 44.4-45.9% in 111-130 s (AVX2).
 DEMO_TRAINING = {"arch": "seed", "epochs": 4, "subset": 10_000, "augment": 0.0, "batch_size": 32}
 
 

@@ -30,7 +30,8 @@ BATCH_SIZES = [32, 64, 128]
 WATCHING = ("Solid line: accuracy on the faces the network trains on. Dashed line: accuracy on PublicTest, "
             "3,589 faces it never trains on, which is the one that shows whether it learned to read faces "
             "rather than remember them. With the first settings of the form it climbs from about 35% to about "
-            "45% in about a minute and a half; people agree with FER2013's labels about 65% of the time.")
+            "45% in about a minute (25 to 80 seconds on two processor cores, by processor); people agree with "
+            "FER2013's labels about 65% of the time.")
 MEASURING = ("Training is over. Measuring the kept model on PublicTest and PrivateTest, 7,178 faces it never "
              "trained on, each read twice (as it is and mirrored), as the app reads faces.")
 
