@@ -172,6 +172,8 @@ def final_report(snap: dict) -> None:
         st.info("The job stopped before anything could be saved.")
         return
     st.subheader("Result" + (" (stopped early)" if snap["status"] == "cancelled" else ""))
+    for text in snap["messages"]:  # e.g. why a search stopped: its time budget
+        st.caption(text)
     if snap["epochs"]:
         st.plotly_chart(charts.training_curves(snap["epochs"]))
         st.caption(WATCHING)

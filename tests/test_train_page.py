@@ -1,10 +1,12 @@
 """The training page driven as a user would, on tiny generated data."""
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fercore.jobs import Job, JobTooLarge, NotYourJob
+from fercore.evaluate import report
+from fercore.jobs import FINISHED, Job, JobTooLarge, NotYourJob
 from ui.resources import job_runner
 
 
@@ -131,6 +133,20 @@ def test_after_the_last_epoch_the_progress_says_the_kept_model_is_being_measured
     job.on_measure_begin()
     [text] = _progress_texts(page.run())
     assert text.startswith("Training is over. Measuring the kept model on PublicTest and PrivateTest")
+
+
+def test_a_finished_search_says_why_it_stopped(page, monkeypatch, tmp_path):
+    job = Job("tune", {}, tmp_path / "tuned.keras")
+    job.on_run_begin({"kind": "tune", "time_budget_s": 60})
+    job.message("Search stopped: time budget reached.")
+    job.on_run_end({"artifact": str(tmp_path / "tuned.keras"),
+                    "evaluation": {"public": report(np.arange(7), np.arange(7))}})
+    job._end(FINISHED)
+    monkeypatch.setattr(job_runner(), "_job", job)
+    app = page.run()
+    assert not app.exception
+    assert any(h.value == "Result" for h in app.subheader)
+    assert "Search stopped: time budget reached." in [c.value for c in app.caption]
 
 
 def _progress_texts(app) -> list[str]:
