@@ -469,6 +469,21 @@ def test_display_choices_pass_the_checks_and_follow_the_learner_to_another_brows
         elsewhere.wait_for_function(larger)  # the choices came back with the nickname and key
 
 
+def test_a_system_set_to_reduce_motion_and_raise_contrast_gets_both_without_a_switch(browser, app):
+    url, _ = app
+    context = browser.new_context(viewport={"width": 1280, "height": 1600}, reduced_motion="reduce", contrast="more")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        open_page(page, url, "Quiz")
+        assert page.evaluate("getComputedStyle(document.body).transitionProperty") == "none"
+        background = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+        assert background == "rgb(255, 255, 255)"  # high contrast's white, not the theme's cream
+        accessible(page, "quiz with the system's reduced motion and more contrast")
+    finally:
+        context.close()
+
+
 def tab_to(page, wanted, presses: int = 60) -> str:
     """Press Tab until the focused element's text is wanted; it must show that it has the focus."""
     for _ in range(presses):

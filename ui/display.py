@@ -1,6 +1,7 @@
 """Display choices kept per learner: larger text, high contrast, reduced motion and read-aloud. The
 switches sit in the sidebar of every page; they are saved under the learner's nickname once they
-have signed in, and come back with it."""
+have signed in, and come back with it. A system set to reduce motion or raise contrast gets those
+styles without a switch."""
 import json
 from dataclasses import fields
 
@@ -30,6 +31,9 @@ STYLES = {
         [data-stale="true"] { opacity: 1 !important; }""",
 }
 
+# The same styles for people who asked their system for them, before (or without) choosing them here.
+SYSTEM_PREFERENCES = {"reduced_motion": "prefers-reduced-motion: reduce", "high_contrast": "prefers-contrast: more"}
+
 
 def display_choices() -> None:
     """Draw the switches in the sidebar and apply the chosen styles to the page."""
@@ -38,9 +42,10 @@ def display_choices() -> None:
         for name, label in LABELS.items():
             st.toggle(label, key=f"display_{name}", on_change=_save)
     chosen = current()
-    css = "".join(STYLES[name] for name in STYLES if getattr(chosen, name))
-    if css:
-        st.html(f"<style>{css}</style>")
+    css = [STYLES[name] for name in STYLES if getattr(chosen, name)]
+    css += [f"@media ({query}) {{{STYLES[name]}}}" for name, query in SYSTEM_PREFERENCES.items()
+            if not getattr(chosen, name)]
+    st.html(f"<style>{''.join(css)}</style>")
 
 
 def current() -> DisplayChoices:
