@@ -73,18 +73,19 @@ def test_pages_with_fer2013_present_show_no_panel(folder_dataset, monkeypatch):
 def test_display_choices_change_the_page_and_come_back_with_the_nickname(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
     app = AppTest.from_function(a_page_with_display_choices, default_timeout=60).run()
-    assert not app.exception and not styles(app)  # all off by default
+    assert not app.exception and "font-size" not in styles(app)  # all off by default,
+    assert "@media (prefers-reduced-motion: reduce)" in styles(app)  # but a system's own setting is followed
     app.session_state["learner"] = "Zoë"
     app.run()
     app.toggle(key="display_larger_text").set_value(True).run()
     app.toggle(key="display_reduced_motion").set_value(True).run()
-    assert "font-size: 125%" in styles(app) and "animation: none" in styles(app)
+    assert "font-size: 125%" in styles(app) and "prefers-reduced-motion" not in styles(app)  # now for any system
 
     later = AppTest.from_function(a_page_with_display_choices, default_timeout=60)  # another day, browser
     later.session_state["learner"] = "Zoë"
     later.run()
     assert later.toggle(key="display_larger_text").value and not later.toggle(key="display_high_contrast").value
-    assert "font-size: 125%" in styles(later) and "animation: none" in styles(later)
+    assert "font-size: 125%" in styles(later) and "prefers-reduced-motion" not in styles(later)
 
 
 def a_page_with_display_choices():
