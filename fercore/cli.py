@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="distil: learn from these teachers' readings as well as the labels (see `teachers`)")
     p.add_argument("--distill", type=float, default=0.8,
                    help="with --teachers: the weight of their reading against the label, 0-1 (default 0.8)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="blend training faces and their labels in pairs (mixup), share ~ Beta(ALPHA, ALPHA); 0 = off")
+    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
+                   help="paste a box of another face and its share of the label (CutMix); with --mixup, one of "
+                        "the two per batch")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--out", default="models/model.keras")
     p.add_argument("--data")
@@ -203,7 +208,7 @@ def _train(args) -> int:
                          augment=args.augment, class_weight=args.class_weight, seed=args.seed,
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
                          init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices,
-                         teachers=args.teachers, distill=args.distill,
+                         teachers=args.teachers, distill=args.distill, mixup=args.mixup, cutmix=args.cutmix,
                          time_limit_s=args.time_limit * 60 if args.time_limit else None)
     summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:

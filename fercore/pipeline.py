@@ -54,18 +54,19 @@ class FaceBatches(keras.utils.PyDataset):
 
     Targets are one-hot labels, or with `soft_targets` (teachers' readings, one row per face) the
     mix `(1 - distill) * one-hot + distill * reading` that knowledge distillation trains on.
+    `mixup` and `cutmix` (Beta alphas, 0 = off) blend each training batch with itself (mix_batch).
     """
 
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
                  seed: int = 0, first_epoch: int = 0, soft_targets: np.ndarray | None = None,
-                 distill: float = 0.0):
+                 distill: float = 0.0, mixup: float = 0.0, cutmix: float = 0.0):
         # One worker under TensorFlow: training reads the stream through fit_input, validation is one
         # pass. Other backends (JAX on a GPU machine) need threads to keep up; Keras leaves those waiting
         # if training stops mid-epoch.
         workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
-        self.first_epoch = first_epoch
+        self.first_epoch, self.mixup, self.cutmix = first_epoch, mixup, cutmix
         self.targets = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype(np.float32)
         if soft_targets is not None:
             self.targets = (1 - distill) * self.targets + distill * np.asarray(soft_targets, np.float32)
@@ -85,7 +86,11 @@ class FaceBatches(keras.utils.PyDataset):
         faces = self.split.images[pick]
         if self.augment > 0:
             faces = augment_faces(faces, np.random.default_rng([self.seed, epoch, index]), self.augment)
-        return as_inputs(faces), self.targets[pick]
+        faces, targets = as_inputs(faces), self.targets[pick]
+        if self.shuffle and (self.mixup > 0 or self.cutmix > 0):
+            faces, targets = mix_batch(faces, targets, np.random.default_rng([self.seed, epoch, index, 1]),
+                                       self.mixup, self.cutmix)
+        return faces, targets
 
     def _order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
@@ -153,6 +158,34 @@ def erase_patch(face: np.ndarray, rng: np.random.Generator, area: tuple[float, f
     w = min(size, max(1, round(math.sqrt(target / aspect))))
     top, left = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
     face[top : top + h, left : left + w] = rng.integers(0, 256, (h, w), dtype=np.uint8)
+
+
+def mix_batch(faces: np.ndarray, targets: np.ndarray, rng: np.random.Generator, mixup: float = 0.0,
+              cutmix: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mixup (Zhang et al. 2018) or CutMix (Yun et al. 2019): blend a batch with itself in another order,
+    faces and targets alike, by a share drawn from Beta(alpha, alpha); one or the other per batch when
+    both are on, as timm does. A network that memorises FER2013's noisy labels learns less from them."""
+    use_cutmix = cutmix > 0 and (mixup <= 0 or rng.random() < 0.5)
+    alpha = cutmix if use_cutmix else mixup
+    share, partner = float(rng.beta(alpha, alpha)), rng.permutation(len(faces))  # float: keeps float32
+    if use_cutmix:
+        faces, share = paste_box(faces, faces[partner], share, rng)
+    else:
+        faces = share * faces + (1 - share) * faces[partner]
+    return faces, share * targets + (1 - share) * targets[partner]
+
+
+def paste_box(faces: np.ndarray, others: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A box of about 1 - share of the area, at one random place, from `others` into `faces`;
+    returns the faces and the share of each face that is still its own."""
+    size = faces.shape[1]
+    side = size * math.sqrt(1 - share)
+    cy, cx = rng.uniform(0, size, 2)
+    top, bottom = int(np.clip(cy - side / 2, 0, size)), int(np.clip(cy + side / 2, 0, size))
+    left, right = int(np.clip(cx - side / 2, 0, size)), int(np.clip(cx + side / 2, 0, size))
+    faces = faces.copy()
+    faces[:, top:bottom, left:right] = others[:, top:bottom, left:right]
+    return faces, 1 - (bottom - top) * (right - left) / (size * size)
 
 
 def class_weights(split: Split, mode: str = "none") -> dict[int, float] | None:

@@ -44,6 +44,8 @@ class TrainConfig:
     time_limit_s: float | None = None  # fit the run into this many seconds (see _TimeBudget)
     teachers: str | None = None  # a teachers' readings file (fercore.teachers): distil from them
     distill: float = 0.8  # with teachers: the weight of their reading against the label
+    mixup: float = 0.0  # Beta alpha of mixup, 0 = off (pipeline.mix_batch)
+    cutmix: float = 0.0  # Beta alpha of CutMix, 0 = off
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -144,6 +146,8 @@ def train(
     out, listener, cancel = Path(out), listener or TrainingListener(), cancel or CancelToken()
     if not 0 <= config.distill <= 1:
         raise FercoreError(f"--distill must be between 0 and 1, got {config.distill}.")
+    if config.mixup < 0 or config.cutmix < 0:
+        raise FercoreError("--mixup and --cutmix take a Beta alpha above 0 (0 switches them off).")
     strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
     replicas = strategy.num_replicas_in_sync if strategy else 1
     keras.utils.set_random_seed(config.seed)
@@ -174,7 +178,7 @@ def train(
     train_batches = FaceBatches(train_split, config.batch_size, shuffle=True, augment=config.augment,
                                 seed=config.seed, first_epoch=state["epochs_done"],
                                 soft_targets=soft_targets(config.teachers, train_split) if config.teachers else None,
-                                distill=config.distill)
+                                distill=config.distill, mixup=config.mixup, cutmix=config.cutmix)
     listener.on_run_begin({"arch": config.arch, "epochs": config.epochs, "initial_epoch": state["epochs_done"],
                            "train_size": len(train_split), "val_size": len(splits["public"]),
                            "steps_per_epoch": math.ceil(len(train_split) / config.batch_size),

@@ -57,3 +57,49 @@ def test_augmentation_changes_the_pixels_but_not_the_labels_or_the_range():
     np.testing.assert_array_equal(plain_y, augmented_y)
     changed = np.abs(augmented_x - plain_x).mean(axis=(1, 2, 3)) > 1
     assert changed.mean() > 0.9 and augmented_x.min() >= 0 and augmented_x.max() <= 255
+
+
+
+def mixed_batch(**mixing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A training batch of seven faces, each its own emotion (face i has label i), mixed by `mixing`;
+    and which face each row was before mixing."""
+    split = labelled_faces(7)
+    plain_x, _ = FaceBatches(split, batch_size=7, shuffle=True, seed=2)[0]
+    x, y = FaceBatches(split, batch_size=7, shuffle=True, seed=2, **mixing)[0]
+    return x, y, plain_x[:, 0, 0, 0].astype(int) // 10
+
+
+def partners(y: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The face each row was mixed with: the other label in its target (its own when mixed with itself)."""
+    other = y.copy()
+    other[np.arange(len(faces)), faces] = -1
+    return np.where(other.max(axis=1) > 0, other.argmax(axis=1), faces)
+
+
+def test_mixup_blends_each_face_with_another_and_its_label_by_the_same_share():
+    x, y, faces = mixed_batch(mixup=0.4)
+    own, partner = y[np.arange(7), faces], partners(y, faces)
+    np.testing.assert_allclose(y.sum(axis=1), 1, atol=1e-6)
+    assert (partner != faces).sum() >= 5 and 0 < own.min() < 1
+    expected = own * 10 * faces + (1 - own) * 10 * partner
+    np.testing.assert_allclose(x[..., 0], np.broadcast_to(expected[:, None, None], (7, 48, 48)), atol=1e-3)
+
+
+def test_cutmix_pastes_part_of_another_face_and_labels_it_by_area():
+    x, y, faces = mixed_batch(cutmix=1.0)
+    own, partner = y[np.arange(7), faces], partners(y, faces)
+    np.testing.assert_allclose(y.sum(axis=1), 1, atol=1e-6)
+    pasted = x[..., 0] != (10 * faces)[:, None, None]
+    assert 0 < own.min() < 1
+    for row in np.flatnonzero(partner != faces):
+        np.testing.assert_allclose(pasted[row].mean(), 1 - own[row], atol=1e-6)
+        assert (x[row, ..., 0][pasted[row]] == 10 * partner[row]).all()
+
+
+def test_mixing_repeats_from_the_seed_and_never_touches_validation_batches():
+    np.testing.assert_array_equal(mixed_batch(mixup=0.4)[0], mixed_batch(mixup=0.4)[0])
+    split = labelled_faces(7)
+    plain = FaceBatches(split, batch_size=7)[0]
+    validation = FaceBatches(split, batch_size=7, mixup=0.4, cutmix=1.0)[0]
+    np.testing.assert_array_equal(plain[0], validation[0])
+    np.testing.assert_array_equal(plain[1], validation[1])

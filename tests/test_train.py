@@ -107,6 +107,15 @@ def test_mixed_precision_training_saves_a_float32_model(folder_dataset, tmp_path
     np.testing.assert_allclose(model.predict(faces, verbose=0), trained.predict(faces, verbose=0), atol=0.03)
 
 
+def test_mixup_and_cutmix_train_and_are_recorded_and_a_negative_alpha_is_refused(folder_dataset, tmp_path):
+    out = tmp_path / "mixed.keras"
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), mixup=0.2, cutmix=1.0, **TINY), out)
+    config = load_artifact(out).metadata["training"]["config"]
+    assert (config["mixup"], config["cutmix"]) == (0.2, 1.0)
+    with pytest.raises(FercoreError, match="--mixup and --cutmix"):
+        train(TrainConfig(epochs=1, data=str(folder_dataset[0]), cutmix=-1.0, **TINY), tmp_path / "x.keras")
+
+
 def test_training_can_start_from_a_trained_model(folder_dataset, tmp_path):
     first = tmp_path / "first.keras"
     train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), first, command="first run")
