@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
                    help="paste a box of another face and its share of the label (CutMix); with --mixup, one of "
                         "the two per batch")
+    p.add_argument("--holdout", metavar="K/N",
+                   help="leave fold K of N out of Training (faces split by id), so that `teachers` reads that "
+                        "fold with a model that never saw it")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--out", default="models/model.keras")
     p.add_argument("--data")
@@ -209,6 +212,7 @@ def _train(args) -> int:
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
                          init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices,
                          teachers=args.teachers, distill=args.distill, mixup=args.mixup, cutmix=args.cutmix,
+                         holdout=args.holdout,
                          time_limit_s=args.time_limit * 60 if args.time_limit else None)
     summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:

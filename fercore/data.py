@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,24 @@ class Split:
             return self
         pick = np.sort(np.random.default_rng(seed).choice(len(self), size=k, replace=False))
         return Split(self.name, self.images[pick], self.labels[pick], self.ids[pick])
+
+    def without_fold(self, fold: int, folds: int) -> Split:
+        """These faces less those of one fold (see fold_of)."""
+        keep = fold_of(self.ids, folds) != fold
+        return Split(self.name, self.images[keep], self.labels[keep], self.ids[keep])
+
+
+def fold_of(ids: np.ndarray, folds: int) -> np.ndarray:
+    """Each face's fold, 1 to `folds`, from a hash of its id: the same in any sample or order."""
+    return np.array([zlib.crc32(str(face_id).encode()) % folds + 1 for face_id in ids], dtype=np.int64)
+
+
+def holdout_fold(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N): leave out fold K of N."""
+    fold, _, folds = str(text).partition("/")
+    if not (fold.isdigit() and folds.isdigit() and 1 <= int(fold) <= int(folds) and int(folds) >= 2):
+        raise DatasetError(f"--holdout expects K/N, fold K of N folds with 1 <= K <= N and N >= 2, got '{text}'.")
+    return int(fold), int(folds)
 
 
 def resolve_data_path(path: str | os.PathLike | None = None) -> Path:

@@ -175,7 +175,8 @@ def mix_batch(faces: np.ndarray, targets: np.ndarray, rng: np.random.Generator, 
     return faces, share * targets + (1 - share) * targets[partner]
 
 
-def paste_box(faces: np.ndarray, others: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def paste_box(faces: np.ndarray, others: np.ndarray, share: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """A box of about 1 - share of the area, at one random place, from `others` into `faces`;
     returns the faces and the share of each face that is still its own."""
     size = faces.shape[1]

@@ -3,6 +3,10 @@
 The readings are small (about 0.4 MB a model), so they are kept in the project: a student can be
 trained from them later, on any machine, without the teachers themselves (which may be too large to
 ship). Each reading is the model's mirror-averaged probabilities, as the app reads faces.
+
+A model trained on a Training face reads it back as little more than its label. A teacher trained with
+`--holdout K/N` therefore keeps its readings of fold K alone (the rest are NaN), and N such teachers
+together give every face a reading by a model that never saw it.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fercore.data import Split
+from fercore.data import Split, fold_of, holdout_fold
 from fercore.errors import FercoreError
 from fercore.labels import NUM_CLASSES
 
@@ -44,6 +48,10 @@ def _read_model(path, splits: dict[str, Split]) -> dict:
     for name in SPLITS_READ:
         part[name] = predictor.probabilities(splits[name].images)[None].astype(np.float16)
         part[f"{name}_ids"] = splits[name].ids
+    holdout = predictor.metadata.get("training", {}).get("config", {}).get("holdout")
+    if holdout:
+        fold, folds = holdout_fold(holdout)
+        part["train"][0, fold_of(splits["train"].ids, folds) != fold] = np.nan  # faces it trained on
     return part
 
 
@@ -87,8 +95,14 @@ def load_teachers(path: str | os.PathLike) -> dict:
 
 
 def soft_targets(path: str | os.PathLike, split: Split) -> np.ndarray:
-    """The teachers' averaged reading of each face of a Training split (or a sample of it), in its order."""
-    return _aligned(load_teachers(path), "train", split, path).mean(axis=0)
+    """The teachers' averaged reading of each face of a Training split (or a sample of it), in its order;
+    a held-out teacher's reading counts only for the faces it did not train on."""
+    readings = _aligned(load_teachers(path), "train", split, path)
+    unread = np.isnan(readings).all(axis=(0, 2))
+    if unread.any():
+        raise FercoreError(f"No teacher in {path} read {unread.sum()} of these Training faces without having "
+                           f"trained on them (e.g. {split.ids[unread][0]}): add the teachers of the other folds.")
+    return np.nanmean(readings, axis=0)
 
 
 def public_accuracies(readings: dict, labels: np.ndarray) -> dict[str, float]:

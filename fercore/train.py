@@ -46,6 +46,7 @@ class TrainConfig:
     distill: float = 0.8  # with teachers: the weight of their reading against the label
     mixup: float = 0.0  # Beta alpha of mixup, 0 = off (pipeline.mix_batch)
     cutmix: float = 0.0  # Beta alpha of CutMix, 0 = off
+    holdout: str | None = None  # "K/N": leave fold K of N out of Training (a teacher then reads it unseen)
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -148,11 +149,15 @@ def train(
         raise FercoreError(f"--distill must be between 0 and 1, got {config.distill}.")
     if config.mixup < 0 or config.cutmix < 0:
         raise FercoreError("--mixup and --cutmix take a Beta alpha above 0 (0 switches them off).")
+    if config.holdout:
+        fer_data.holdout_fold(config.holdout)  # a mistyped fold fails before the data is read
     strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
     replicas = strategy.num_replicas_in_sync if strategy else 1
     keras.utils.set_random_seed(config.seed)
     splits = fer_data.load_fer2013(config.data)
     train_split = splits["train"].sample(config.subset, seed=config.seed)
+    if config.holdout:
+        train_split = train_split.without_fold(*fer_data.holdout_fold(config.holdout))
     hp = hyperparameters(config.arch, **config.hparams)
 
     ckpt = checkpoint_dir(out)
@@ -168,6 +173,7 @@ def train(
                 listener.message(f"Starting from the weights of {config.init_from}.")
             state = {"config": asdict(config), "epochs_done": 0, "best_epoch": 0,
                      "best_val_accuracy": -1.0, "history": []}
+    state.setdefault("commands", []).append(command)  # with --resume, the card lists every part of the run
     if replicas > 1:
         model.jit_compile = False  # XLA cannot reach a variable mirrored on another device
         listener.message(f"Training data-parallel on {replicas} replicas, {config.batch_size} faces per step "
@@ -217,7 +223,8 @@ def train(
         training={"command": command, "kind": "train", "config": asdict(config),
                   "epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"],
                   "seconds_this_run": round(time.time() - started, 1), "history": state["history"],
-                  "cancelled": cancel.cancelled, "started_from_commands": _commands_before(config),
+                  "cancelled": cancel.cancelled,
+                  "started_from_commands": _commands_before(config) + state["commands"][:-1],
                   "distribute": config.distribute, "replicas": replicas},
         train_faces_used=len(train_split),
     )
@@ -332,7 +339,7 @@ def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:
     if not (ckpt / "last.keras").is_file():
         return None
     saved = state.get("config", {})
-    for key in ("arch", "batch_size", "subset", "seed", "hparams"):
+    for key in ("arch", "batch_size", "subset", "seed", "hparams", "holdout"):
         if saved.get(key) != asdict(config)[key]:
             raise FercoreError(f"Cannot resume: the checkpoint in {ckpt} was trained with {key}={saved.get(key)!r}, "
                                f"this run asks for {asdict(config)[key]!r}. Use the same settings or drop --resume.")

@@ -140,3 +140,19 @@ def test_asking_for_the_test_splits_reads_only_those(folder_dataset, tmp_path):
         assert set(test_only) == {"public", "private"}
         for name, split in test_only.items():
             np.testing.assert_array_equal(_sorted_rows(split)[0], _sorted_rows(load_fer2013(source)[name])[0])
+
+
+def test_folds_split_training_by_face_id_whatever_the_sample_or_order():
+    ids = np.array([f"Training_{i}" for i in range(90)])
+    split = fer_data.Split("train", np.zeros((90, 48, 48), np.uint8), np.arange(90) % 7, ids)
+    left_out = [set(ids) - set(split.without_fold(k, 3).ids) for k in (1, 2, 3)]
+    assert all(left_out) and set().union(*left_out) == set(ids) and sum(map(len, left_out)) == 90
+    sample = split.sample(30, seed=1)
+    assert set(sample.without_fold(2, 3).ids) == set(sample.ids) - left_out[1]
+    np.testing.assert_array_equal(fer_data.fold_of(ids[::-1], 3), fer_data.fold_of(ids, 3)[::-1])
+
+
+@pytest.mark.parametrize("text", ["3/2", "0/4", "1/1", "2", "a/b"])
+def test_a_mistyped_holdout_is_refused_in_words(text):
+    with pytest.raises(DatasetError, match="--holdout expects K/N"):
+        fer_data.holdout_fold(text)

@@ -5,7 +5,7 @@ import pytest
 
 from fercore import cli
 from fercore.artifact import commands_that_made, load_artifact
-from fercore.data import load_fer2013
+from fercore.data import fold_of, load_fer2013
 from fercore.errors import FercoreError
 from fercore.pipeline import FaceBatches
 from fercore.teachers import load_teachers, read_teachers, save_teachers, soft_targets
@@ -61,6 +61,25 @@ def test_readings_of_other_faces_are_refused_in_words(teacher, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a file of readings")
     with pytest.raises(FercoreError, match="not a teachers' readings file"):
         load_teachers(tmp_path / "junk.npz")
+
+
+def test_held_out_teachers_read_only_faces_they_never_trained_on(folder_dataset, tmp_path):
+    root = str(folder_dataset[0])
+    splits = load_fer2013(root)
+    fold = fold_of(splits["train"].ids, 2)
+    teachers = [tmp_path / f"fold{k}.keras" for k in (1, 2)]
+    for k, out in enumerate(teachers, start=1):
+        train(TrainConfig(epochs=1, data=root, holdout=f"{k}/2", **TINY), out)
+        assert load_artifact(out).metadata["data"]["train_faces_used"] == (fold != k).sum()
+    readings = read_teachers(teachers, splits)
+    first, second = readings["train"]
+    assert np.isnan(first[fold == 2]).all() and not np.isnan(first[fold == 1]).any()
+    save_teachers(tmp_path / "both.npz", readings)
+    unseen = np.where((fold == 1)[:, None], first, second)  # each face read by the teacher that never saw it
+    np.testing.assert_allclose(soft_targets(tmp_path / "both.npz", splits["train"]), unseen, atol=1e-3)
+    save_teachers(tmp_path / "one.npz", read_teachers(teachers[:1], splits))
+    with pytest.raises(FercoreError, match="without having trained on them"):
+        soft_targets(tmp_path / "one.npz", splits["train"])
 
 
 def test_a_student_learns_from_teachers_and_its_card_says_how_they_were_made(teacher, tmp_path, capsys,

@@ -68,13 +68,15 @@ def test_cancel_stops_within_a_batch_and_keeps_the_finished_epoch(folder_dataset
 
 def test_resume_continues_from_the_last_checkpoint(folder_dataset, tmp_path):
     out = tmp_path / "m.keras"
-    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), out)
+    train(TrainConfig(epochs=1, data=str(folder_dataset[0]), **TINY), out, command="first part")
     recorder = Recorder()
-    train(TrainConfig(epochs=3, data=str(folder_dataset[0]), **TINY), out, resume=True, listener=recorder)
+    train(TrainConfig(epochs=3, data=str(folder_dataset[0]), **TINY), out, resume=True, listener=recorder,
+          command="the rest --resume")
     assert recorder.events[0] == ("run_begin", 1)
     assert [e[1] for e in recorder.events if e[0] == "epoch_end"] == [1, 2]
     state = json.loads((checkpoint_dir(out) / "state.json").read_text())
     assert [h["epoch"] for h in state["history"]] == [1, 2, 3]
+    assert commands_that_made(load_artifact(out).metadata) == ["first part", "the rest --resume"]
 
 
 def test_resume_with_other_settings_is_refused(folder_dataset, tmp_path):
