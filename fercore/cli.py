@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--distill", type=float, default=0.8,
                    help="with --teachers: the weight of their reading against the label, 0-1 (default 0.8)")
     p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                   help="blend training faces and their labels in pairs (mixup), share ~ Beta(ALPHA, ALPHA); 0 = off")
+                   help="blend training faces and their labels in pairs (mixup), by a share drawn from "
+                        "Beta(ALPHA, ALPHA); 0 = off")
     p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
                    help="paste a box of another face and its share of the label (CutMix); with --mixup, one of "
                         "the two per batch")

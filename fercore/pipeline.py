@@ -164,7 +164,7 @@ def mix_batch(faces: np.ndarray, targets: np.ndarray, rng: np.random.Generator, 
               cutmix: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Mixup (Zhang et al. 2018) or CutMix (Yun et al. 2019): blend a batch with itself in another order,
     faces and targets alike, by a share drawn from Beta(alpha, alpha); one or the other per batch when
-    both are on, as timm does. A network that memorises FER2013's noisy labels learns less from them."""
+    both are on, as timm does. On FER2013 both cost accuracy (docs/model-experiments.md)."""
     use_cutmix = cutmix > 0 and (mixup <= 0 or rng.random() < 0.5)
     alpha = cutmix if use_cutmix else mixup
     share, partner = float(rng.beta(alpha, alpha)), rng.permutation(len(faces))  # float: keeps float32

@@ -149,15 +149,14 @@ def train(
         raise FercoreError(f"--distill must be between 0 and 1, got {config.distill}.")
     if config.mixup < 0 or config.cutmix < 0:
         raise FercoreError("--mixup and --cutmix take a Beta alpha above 0 (0 switches them off).")
-    if config.holdout:
-        fer_data.holdout_fold(config.holdout)  # a mistyped fold fails before the data is read
+    holdout = fer_data.holdout_fold(config.holdout) if config.holdout else None  # before the data is read
     strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
     replicas = strategy.num_replicas_in_sync if strategy else 1
     keras.utils.set_random_seed(config.seed)
     splits = fer_data.load_fer2013(config.data)
     train_split = splits["train"].sample(config.subset, seed=config.seed)
-    if config.holdout:
-        train_split = train_split.without_fold(*fer_data.holdout_fold(config.holdout))
+    if holdout:
+        train_split = train_split.without_fold(*holdout)
     hp = hyperparameters(config.arch, **config.hparams)
 
     ckpt = checkpoint_dir(out)

@@ -59,7 +59,6 @@ def test_augmentation_changes_the_pixels_but_not_the_labels_or_the_range():
     assert changed.mean() > 0.9 and augmented_x.min() >= 0 and augmented_x.max() <= 255
 
 
-
 def mixed_batch(**mixing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A training batch of seven faces, each its own emotion (face i has label i), mixed by `mixing`;
     and which face each row was before mixing."""
