@@ -125,7 +125,7 @@ def photo_timing(faces: np.ndarray, predictor: Predictor, which: str, runs: int)
         buffer = io.BytesIO()
         Image.fromarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)).save(buffer, "JPEG", quality=90)
         raw = buffer.getvalue()
-        for _ in range(3):  # warm-up: tf.function tracing, XLA compilation, detector loading
+        for _ in range(3):  # warm-up: tf.function tracing, detector loading
             result = analyse_photo(raw, predictor)
         total = median_seconds(lambda: analyse_photo(raw, predictor), runs)
         detection = median_seconds(lambda: find_faces(gray), runs)
