@@ -46,13 +46,21 @@ def _read_model(path, splits: dict[str, Split]) -> dict:
     predictor = Predictor.from_path(path)
     part = {"models": [{"name": Path(path).stem}], "commands": commands_that_made(predictor.metadata)}
     for name in SPLITS_READ:
-        part[name] = predictor.probabilities(splits[name].images)[None].astype(np.float16)
-        part[f"{name}_ids"] = splits[name].ids
-    holdout = predictor.metadata.get("training", {}).get("config", {}).get("holdout")
-    if holdout:
-        fold, folds = holdout_fold(holdout)
-        part["train"][0, fold_of(splits["train"].ids, folds) != fold] = np.nan  # faces it trained on
+        split = splits[name]
+        read = _faces_to_read(predictor.metadata, split)
+        part[name] = np.full((1, len(split), NUM_CLASSES), np.nan, np.float16)  # NaN: faces it trained on
+        part[name][0, read] = predictor.probabilities(split.images[read])
+        part[f"{name}_ids"] = split.ids
     return part
+
+
+def _faces_to_read(metadata: dict, split: Split) -> np.ndarray:
+    """Every face, except that a model trained with --holdout reads only its held-out fold of Training."""
+    holdout = metadata.get("training", {}).get("config", {}).get("holdout")
+    if split.name != "train" or not holdout:
+        return np.ones(len(split), bool)
+    fold, folds = holdout_fold(holdout)
+    return fold_of(split.ids, folds) == fold
 
 
 def _aligned(part: dict, name: str, split: Split, source) -> np.ndarray:
