@@ -8,6 +8,7 @@ from fercore.quiz import LEVELS
 from fercore.store import SESSION_NAME_MAX
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
+from ui.pictures import square_pictures
 from ui.resources import quiz_pool, store
 from ui.text import plain
 
@@ -73,7 +74,7 @@ def most_missed(report) -> None:
         pool = quiz_pool()
     except FercoreError:
         pool = None
-    cols = st.columns(min(len(report.most_missed), 5))
+    cols = square_pictures("most-missed").columns(min(len(report.most_missed), 5))
     for col, face in zip(cols, report.most_missed[:5]):
         caption = (f"labelled {EMOTIONS[face.true_label]}, missed {face.missed} of {face.shown}, "
                    f"often read as {EMOTIONS[face.common_guess]}")

@@ -11,6 +11,7 @@ from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
+from ui.pictures import square_pictures
 from ui.resources import active_predictor, model_problem, quiz_pool, store, warm_model
 from ui.text import plain
 
@@ -70,7 +71,7 @@ def ask(pool, learner, level, focus, class_session):
         readings(question, result.answer)
     # One screen at 1366x768: the face and its heatmap side by side, the words and "Next face" beside them.
     pictures, words = st.columns([3, 2], gap="large")
-    face, heat = pictures.columns(2)
+    face, heat = square_pictures("question", pictures).columns(2)
     face.image(enlarged(question.image), width="stretch",
                alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
     if result is None:
@@ -170,7 +171,7 @@ def session_result(learner, class_session):
 def hard_faces(faces):
     st.write("**Faces you found hard**")
     pool = quiz_pool()
-    cols = st.columns(min(len(faces), 5))
+    cols = square_pictures("hard-faces").columns(min(len(faces), 5))
     for col, face in zip(cols, faces[:5]):
         caption = f"labelled {EMOTIONS[face.true_label]}, you chose {EMOTIONS[face.common_guess]}"
         col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),

@@ -13,6 +13,7 @@ from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
 from fercore.photo import analyse_photo, draw_boxes
 from ui import charts
+from ui.pictures import square_pictures
 from ui.resources import active_predictor, model_problem, warm_model
 from ui.text import plain
 
@@ -79,7 +80,7 @@ def faces_caption(analysis) -> str:
 
 def show_face(result, opacity: float) -> None:
     st.subheader(f"Face {result.number}: {result.confidence}")
-    crop_col, heat_col, chart_col = st.columns([1, 1, 2])
+    crop_col, heat_col, chart_col = square_pictures(f"face-{result.number}").columns([1, 1, 2])
     crop_col.image(result.face.crop, caption="as the model sees it (48x48, eyes levelled)", width=160,
                    alt=f"Face {result.number} cut from the photo, greyscale, as the model sees it.")
     heat_col.image(drawn(result.face.crop, result.heatmap, opacity), width=160,
@@ -119,7 +120,7 @@ def mirror_practice() -> None:
     digest = hashlib.sha256(shot.getvalue()).hexdigest()
     if not attempts or attempts[-1]["shot"] != digest:
         attempts.append({"shot": digest, "target": target, "score": score, "model read": face.emotion})
-    left, right = st.columns(2)
+    left, right = square_pictures("mirror").columns(2)
     left.metric(f"How strongly the model reads {target}", f"{score:.0%}")
     looked = f"Where the model looked for {face.emotion} (outlined). {face.words}".strip()
     left.image(drawn(face.face.crop, face.heatmap, 0.45), width=200, caption=looked,

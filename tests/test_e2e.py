@@ -219,6 +219,26 @@ def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
     assert [a.guess for a in store.answers("Sam")] == [EMOTIONS.index(p) for p in picked]
 
 
+def test_the_choices_stay_put_while_the_face_is_on_its_way(page, app):
+    """On a slow connection the face arrives after the buttons: they must not jump down when it does,
+    or a click aimed at a choice lands on the face (the cause of a lost answer in CI)."""
+    url, _ = app
+    held, holding = [], [True]
+    page.route(re.compile(r"/media/\w+\.jpg"), lambda route: held.append(route) if holding else route.continue_())
+    open_page(page, url, "Quiz")
+    sign_in(page, "Ari")
+    choice_buttons(page).first.wait_for()
+    settled(page)
+    before = choice_buttons(page).first.bounding_box()
+    face_shown = "[...document.images].some(image => image.complete && image.naturalWidth > 0)"
+    assert not page.evaluate(face_shown)  # held back, or Streamlit's picture code still loading
+    holding.clear()
+    for route in held:
+        route.continue_()
+    page.wait_for_function(face_shown)
+    assert choice_buttons(page).first.bounding_box() == before
+
+
 def test_a_group_photo_shows_every_face_with_scores_and_heatmap(page, app, real_data_path, tmp_path):
     url, _ = app
     canvas = noisy_canvas(1400, 1000)
