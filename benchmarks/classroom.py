@@ -13,7 +13,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from tests.browser import PAGES, app_server, chromium
+from tests.browser import PAGES, app_server, chromium, settled
 
 CHOICES = "[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-'] button"
 MAINTAINER_KEY = "benchmark-key"
@@ -60,9 +60,10 @@ def learner(browser, url: str, name: str) -> tuple[float, float, float]:
 def start_full_training(page, url: str) -> None:
     """As a maintainer on the Train page: the default network, every Training face, the most epochs."""
     open_page(page, url, "Train")
+    settled(page)  # Enter before the form has arrived submits nothing
     page.get_by_text("Maintainer", exact=True).click()
     page.get_by_role("textbox", name="Maintainer key").fill(MAINTAINER_KEY)
-    page.get_by_role("button", name="Unlock training").click()
+    page.get_by_role("textbox", name="Maintainer key").press("Enter")  # not a click: see tests' unlock_training
     page.get_by_text("training is unlocked in this browser").wait_for()
     page.get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name="default").click()
