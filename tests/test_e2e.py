@@ -306,7 +306,7 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
     url, store = app
     with new_page(browser) as teacher, new_page(browser) as student, new_page(browser) as other:
         open_page(teacher, url, "Class sessions")
-        type_into(teacher, "Session name", "Tuesday group")  # Enter, as unlock_training says
+        type_into(teacher, "Session name", "Tuesday group")  # Enter, not a click: see unlock_training
         created = teacher.get_by_test_id("stAlertContentSuccess")
         created.wait_for()
         code = re.search(r"code (\w+)", created.inner_text()).group(1)
@@ -362,7 +362,7 @@ def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answer
     with app_server(env) as (first, _), app_server(env) as (second, _), \
             new_page(browser) as teacher, new_page(browser) as student:
         open_page(teacher, first, "Class sessions")
-        type_into(teacher, "Session name", "Two servers")  # Enter, as unlock_training says
+        type_into(teacher, "Session name", "Two servers")  # Enter, not a click: see unlock_training
         created = teacher.get_by_test_id("stAlertContentSuccess")
         created.wait_for()
         code = re.search(r"code (\w+)", created.inner_text()).group(1)
@@ -456,8 +456,8 @@ def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen
             metric(page, "Dataset label").wait_for()
             heatmap = page.get_by_role("img", name=re.compile("under a heatmap"))
             heatmap.wait_for()
-            # judge the screen once it has finished drawing: mid-run, the question's stale elements still
-            # lengthen the page and the scroll from tabbing to the choice leaves the heatmap above the top
+            # judge the screen once it has finished drawing: mid-run, the question's stale choices still sit
+            # under the label metric and push the heatmap down
             settled(page)
             page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
             if number == 1:
@@ -500,8 +500,8 @@ def test_a_system_set_to_reduce_motion_and_raise_contrast_gets_both_without_a_sw
         open_page(page, url, "Quiz")
         # wait for the styles: once, on a busy CPU, they applied a moment after the run had ended
         page.wait_for_function("getComputedStyle(document.body).transitionProperty === 'none'")
-        # high contrast's white, not the theme's cream
-        page.wait_for_function("getComputedStyle(document.querySelector('.stApp')).backgroundColor === 'rgb(255, 255, 255)'")
+        white = "getComputedStyle(document.querySelector('.stApp')).backgroundColor === 'rgb(255, 255, 255)'"
+        page.wait_for_function(white)  # high contrast's white, not the theme's cream
         accessible(page, "quiz with the system's reduced motion and more contrast")
     finally:
         context.close()
