@@ -147,8 +147,8 @@ def sign_in(page, nickname: str, key: str = "") -> str:
 
 def unlock_training(page, key: str = MAINTAINER_KEY) -> None:
     """Type a key into the maintainer box and submit it with Enter. A click on "Unlock training" straight
-    after typing was lost about once in 300 tries on a busy CPU: the page under the pointer changed between
-    Playwright's press and release, 6 ms apart, so the click went to the page around the button."""
+    after typing was lost 3 times in about 480 tries on a busy CPU: the page under the pointer changed
+    between Playwright's press and release, 6 ms apart, so the click went to the page around the button."""
     page.get_by_text("Maintainer", exact=True).click()
     type_into(page, "Maintainer key", key)
 
