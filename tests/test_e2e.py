@@ -101,10 +101,15 @@ def open_page(page, url: str, title: str) -> None:
     settled(page)
 
 
+def nothing_stale(page) -> None:
+    """Wait until no element of an earlier run is still shown (Streamlit marks those data-stale)."""
+    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
+
+
 def accessible(page, state: str) -> None:
     """axe-core's WCAG 2.2 AA rules on what the page shows once Streamlit is idle: no critical or serious
     violation in the app's own content."""
-    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
+    nothing_stale(page)
     # A redraw that starts during the scan (the Train page's redraws every second) would fade the old
     # elements half a second in; that fade is Streamlit's redraw signal, not the app's content.
     page.add_style_tag(content="[data-stale='true'] { opacity: 1 !important; transition: none !important; }")
@@ -459,7 +464,7 @@ def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen
             # judge the screen once it has finished drawing: mid-run, the question's stale choices still sit
             # under the label metric and push the heatmap down
             settled(page)
-            page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
+            nothing_stale(page)
             if number == 1:
                 accessible(page, "reveal, keyboard only")
                 page.screenshot(path=SHOTS / "quiz-reveal-1366x768.png")  # the screen as the learner sees it
@@ -480,7 +485,7 @@ def test_display_choices_pass_the_checks_and_follow_the_learner_to_another_brows
         page.get_by_text("Display", exact=True).click()
         for label in ("Larger text", "High contrast", "Reduced motion"):
             page.get_by_text(label, exact=True).click()
-            page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
+            nothing_stale(page)
         page.wait_for_function(larger)
         choice_buttons(page).first.wait_for()
         accessible(page, "quiz question with larger text, high contrast and reduced motion")
