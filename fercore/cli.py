@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fercore.errors import FercoreError
 from fercore.labels import EMOTIONS
-from fercore.progress import TrainingListener
+from fercore.training_events import TrainingListener
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from fercore.errors import FercoreError
-from fercore.progress import CancelToken, TrainingListener
+from fercore.training_events import CancelToken, TrainingListener
 
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
 KINDS = ("train", "tune")

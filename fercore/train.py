@@ -22,7 +22,7 @@ from fercore.evaluate import store_readings, test_readings
 from fercore.model import build_model, hyperparameters
 from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights, fit_input
 from fercore.predict import Predictor
-from fercore.progress import CancelToken, TrainingListener
+from fercore.training_events import CancelToken, TrainingListener
 from fercore.teachers import load_teachers, soft_targets
 
 

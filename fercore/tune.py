@@ -21,7 +21,7 @@ from fercore import data as fer_data
 from fercore.errors import FercoreError
 from fercore.model import build_model
 from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights, fit_input
-from fercore.progress import CancelToken, TrainingListener
+from fercore.training_events import CancelToken, TrainingListener
 from fercore.train import ListenerBridge, finish_artifact
 
 

@@ -11,7 +11,7 @@ from fercore.data import load_fer2013, load_split
 from fercore.errors import FercoreError
 from fercore.evaluate import majority_rate, record_evaluation
 from fercore.pipeline import as_inputs
-from fercore.progress import CancelToken, TrainingListener
+from fercore.training_events import CancelToken, TrainingListener
 from fercore.train import TrainConfig, checkpoint_dir, train
 
 TINY = dict(arch="seed", batch_size=8, augment=0.5, hparams={"filters": 8, "dense_units": 16})

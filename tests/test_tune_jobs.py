@@ -7,7 +7,7 @@ import pytest
 
 from fercore.artifact import read_metadata
 from fercore.jobs import CANCELLED, FINISHED, RUNNING, JobBusy, JobRunner, progress
-from fercore.progress import TrainingListener
+from fercore.training_events import TrainingListener
 from fercore.tune import TuneConfig, tune
 
 TINY_TRAIN = dict(arch="seed", batch_size=8, hparams={"filters": 8, "dense_units": 16})
