@@ -1,0 +1,163 @@
+"""The two databases behind one seam, and which one a location names. Each backend offers upgrade(),
+execute(), execute_together(), IntegrityError, is_foreign_key() and close().
+
+SQLite: every call opens its own short connection (WAL mode, busy timeout, one statement per write), so
+one Store can serve every browser session of the app. PostgreSQL: a pool of connections does the same.
+The SQL is written once, in SQLite's form; a small dialect seam adapts it for PostgreSQL.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import re
+import sqlite3
+import weakref
+from contextlib import closing
+from pathlib import Path
+from typing import Iterable
+
+from fercore.data import PROJECT_ROOT
+from fercore.store.errors import StoreError
+from fercore.store.schema import POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
+
+BUSY_TIMEOUT_S = 30.0  # SQLite
+POOL_SIZE = 10  # PostgreSQL connections per Store (per app server) at most
+
+
+def default_db_path() -> Path | str:
+    """FER_DB: a SQLite file's path, or a PostgreSQL URL (kept as text); else data/progress.sqlite3."""
+    value = os.environ.get("FER_DB")
+    return value if is_postgres_url(value) else Path(value or PROJECT_ROOT / "data" / "progress.sqlite3")
+
+
+def is_postgres_url(location) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+# The dialect seam. The Store's SQL is SQLite's, with `?` and `?N` parameters, plus NOCASE(x): compare x
+# as SQLite's COLLATE NOCASE does (ASCII letters folded, nothing else), which answers.learner and
+# display_choices.learner need. lower() under the "C" collation folds exactly those letters in PostgreSQL.
+_NOCASE = re.compile(r"NOCASE\(([^()]*)\)")
+_PARAMETER = re.compile(r"\?(\d*)")
+
+
+@functools.cache
+def _sqlite_sql(sql: str) -> str:
+    return _NOCASE.sub(r"\1 COLLATE NOCASE", sql)
+
+
+@functools.cache
+def _postgres_sql(sql: str) -> tuple[str, tuple[int, ...]]:
+    """psycopg's form: each `?` or `?N` becomes `%s`; returns the query and which parameter each `%s` takes."""
+    order: list[int] = []
+    plain = itertools.count()
+
+    def placeholder(match: re.Match) -> str:
+        order.append(int(match[1]) - 1 if match[1] else next(plain))
+        return "%s"
+
+    query = _PARAMETER.sub(placeholder, _NOCASE.sub(r'lower(\1 COLLATE "C")', sql.replace("%", "%%")))
+    return query, tuple(order)
+
+
+class _SQLite:
+    """One short connection per call: SQLite's locks work across processes; WAL lets readers go on
+    while one writer writes."""
+
+    IntegrityError = sqlite3.IntegrityError
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Held open, unused, so closing a per-call connection never checkpoints and deletes the WAL.
+        self._keep_open = self._connect(check_same_thread=False)
+
+    def upgrade(self) -> None:
+        conn = self._keep_open
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
+        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        # Autocommit: each write is one statement, so each is its own short transaction.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=check_same_thread)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def execute(self, sql: str, params: tuple) -> list[tuple]:
+        with closing(self._connect()) as conn:
+            return conn.execute(_sqlite_sql(sql), params).fetchall()
+
+    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                counts = [conn.execute(_sqlite_sql(sql), params).rowcount for sql, params in statements]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return counts
+
+    @staticmethod
+    def is_foreign_key(error: Exception) -> bool:
+        return "FOREIGN KEY" in str(error)
+
+    def close(self) -> None:
+        self._keep_open.close()
+
+
+class _Postgres:
+    """A pool of connections, shared by the Store's threads: a connection per call would cost a login
+    each time, and one per thread would grow with Streamlit's threads."""
+
+    def __init__(self, url: str):
+        import psycopg  # only where PostgreSQL is used
+        from psycopg_pool import ConnectionPool
+
+        self.IntegrityError = psycopg.IntegrityError
+        self._foreign_key = psycopg.errors.ForeignKeyViolation
+        self._connect = functools.partial(psycopg.connect, url, autocommit=True)
+        self._connect().close()  # a wrong URL or a server down: psycopg's message now, not a pool timeout later
+        # check: a connection the server dropped (a restart) is replaced, not handed to a page.
+        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
+                                    check=ConnectionPool.check_connection, open=True, name="fercore-store")
+        weakref.finalize(self, self._pool.close)  # the pool's threads would otherwise outlive the Store
+
+    def upgrade(self) -> None:
+        # The lock: app servers starting together would otherwise race to create the same tables.
+        with self._connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+            (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"The PostgreSQL database {conn.info.dbname} was written by a newer fercore "
+                                 f"(schema {version}); update fercore.")
+            if version < SCHEMA_VERSION:  # later versions: their ALTERs go here, after the tables
+                conn.execute(POSTGRES_SCHEMA)
+                conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+
+    def execute(self, sql: str, params: tuple) -> list[tuple]:
+        query, order = _postgres_sql(sql)
+        with self._pool.connection() as conn:
+            cursor = conn.execute(query, [params[i] for i in order])
+            return cursor.fetchall() if cursor.description else []
+
+    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
+        with self._pool.connection() as conn, conn.transaction():
+            counts = []
+            for sql, params in statements:
+                query, order = _postgres_sql(sql)
+                counts.append(conn.execute(query, [params[i] for i in order]).rowcount)
+            return counts
+
+    def is_foreign_key(self, error: Exception) -> bool:
+        return isinstance(error, self._foreign_key)
+
+    def close(self) -> None:
+        self._pool.close()

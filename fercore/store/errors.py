@@ -1,0 +1,22 @@
+"""The store's errors: each message is a sentence for the person at the keyboard."""
+from fercore.errors import FercoreError
+
+
+class StoreError(FercoreError):
+    pass
+
+
+class UnknownSessionCode(StoreError):
+    pass
+
+
+class WrongEducatorToken(StoreError):
+    pass
+
+
+class NicknameTaken(StoreError):
+    pass
+
+
+class WrongLearnerKey(StoreError):
+    pass

@@ -1,0 +1,130 @@
+"""What the store hands out: answers, tallies, periods of practice, sessions and their reports, a learner's
+display choices. Frozen dataclasses, no database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One quiz answer; labels are class indices into fercore.labels.EMOTIONS."""
+
+    face_id: str
+    true_label: int
+    guess: int
+    model_guess: int
+    level: int
+
+    @property
+    def correct(self) -> bool:
+        return self.guess == self.true_label
+
+    @property
+    def model_correct(self) -> bool:
+        return self.model_guess == self.true_label
+
+
+@dataclass(frozen=True)
+class StoredAnswer(Answer):
+    id: int
+    learner: str
+    session: str | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class Tally:
+    answered: int
+    correct: int
+    model_correct: int
+
+    @classmethod
+    def of(cls, answers: Iterable[Answer]) -> Tally:
+        answers = list(answers)
+        return cls(len(answers), sum(a.correct for a in answers), sum(a.model_correct for a in answers))
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answered if self.answered else 0.0
+
+    @property
+    def model_accuracy(self) -> float:
+        return self.model_correct / self.answered if self.answered else 0.0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A day or a sitting of one learner's practice."""
+
+    label: str  # "2025-11-25" for a day, "2025-11-25 14:05" (local start time) for a sitting
+    start: datetime
+    end: datetime
+    session: str | None  # the educator session, when every answer in the period belongs to one
+    overall: Tally
+    emotions: dict[str, Tally]  # by true emotion, only those asked
+
+
+@dataclass(frozen=True)
+class DisplayChoices:
+    """How a learner wants the app shown; all off unless they choose."""
+
+    larger_text: bool = False
+    high_contrast: bool = False
+    reduced_motion: bool = False
+    read_aloud: bool = False  # the question, the reveal and the cue, by the browser's speech synthesis
+
+
+@dataclass(frozen=True)
+class YouVsModel:
+    """The learner and the model on the same faces (the faces the learner answered)."""
+
+    both_right: int
+    only_you: int
+    only_model: int
+    both_wrong: int
+
+    @property
+    def faces(self) -> int:
+        return self.both_right + self.only_you + self.only_model + self.both_wrong
+
+
+@dataclass(frozen=True)
+class Session:
+    code: str
+    name: str
+    emotions: tuple[str, ...]
+    questions: int
+    level: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MissedFace:
+    face_id: str
+    true_label: int
+    shown: int
+    missed: int
+    common_guess: int  # the wrong answer given most often
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """One learner's answers in one class session: theirs only, never ranked against others."""
+
+    overall: Tally
+    emotions: dict[str, Tally]  # by true emotion, in EMOTIONS order
+    hard_faces: list[MissedFace]  # the faces they missed
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    session: Session
+    learners: dict[str, Tally]
+    emotions: dict[str, Tally]  # by true emotion
+    confusion: np.ndarray  # (7, 7) rows = true emotion, columns = the group's answers
+    model_confusion: np.ndarray  # the model on the same faces
+    most_missed: list[MissedFace]

@@ -1,0 +1,77 @@
+"""The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
+from fercore.labels import NUM_CLASSES
+
+SCHEMA_VERSION = 3  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    code        TEXT PRIMARY KEY,          -- the join code learners type
+    name        TEXT NOT NULL,
+    emotions    TEXT NOT NULL,             -- comma-separated emotion names to practise
+    questions   INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    token_hash  TEXT NOT NULL,             -- sha256 of the educator token, never the token
+    created_at  TEXT NOT NULL              -- ISO 8601, UTC
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id          INTEGER PRIMARY KEY,
+    answered_at TEXT NOT NULL,             -- ISO 8601, UTC
+    learner     TEXT NOT NULL COLLATE NOCASE,
+    session     TEXT REFERENCES sessions (code),
+    face_id     TEXT NOT NULL,
+    true_label  INTEGER NOT NULL CHECK (true_label BETWEEN 0 AND {NUM_CLASSES - 1}),  -- index into EMOTIONS
+    guess       INTEGER NOT NULL CHECK (guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_guess INTEGER NOT NULL CHECK (model_guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    level       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS display_choices (
+    learner     TEXT PRIMARY KEY COLLATE NOCASE,
+    choices     TEXT NOT NULL              -- comma-separated names of the DisplayChoices that are on
+);
+CREATE TABLE IF NOT EXISTS learners (
+    folded      TEXT PRIMARY KEY,          -- the nickname case-folded (any alphabet): how it is looked up
+    name        TEXT NOT NULL,             -- as first typed
+    key_hash    TEXT NOT NULL,             -- sha256 of the learner's key, never the key
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
+CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+"""
+# The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
+# `<`, so they sort bytewise (COLLATE "C") whatever the database's locale. ON DELETE CASCADE: writers here
+# run side by side, so an answer saved between a deletion's two statements goes with its session.
+POSTGRES_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    emotions    TEXT NOT NULL,
+    questions   INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    answered_at TEXT COLLATE "C" NOT NULL,
+    learner     TEXT NOT NULL,
+    session     TEXT REFERENCES sessions (code) ON DELETE CASCADE,
+    face_id     TEXT NOT NULL,
+    true_label  INTEGER NOT NULL CHECK (true_label BETWEEN 0 AND {NUM_CLASSES - 1}),
+    guess       INTEGER NOT NULL CHECK (guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_guess INTEGER NOT NULL CHECK (model_guess BETWEEN 0 AND {NUM_CLASSES - 1}),
+    level       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS display_choices (
+    learner     TEXT NOT NULL,
+    choices     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS learners (
+    folded      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    key_hash    TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices (lower(learner COLLATE "C"));
+CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
+CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+"""
+SCHEMA_LOCK = 0x6665_7263_6F72_65  # "fercore": the advisory lock held while PostgreSQL's schema is created

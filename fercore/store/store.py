@@ -1,0 +1,283 @@
+"""The Store: learners' answers and educators' sessions in one SQLite file or one PostgreSQL database,
+shared by threads and processes (several app servers share a PostgreSQL database: docs/deploy.md).
+
+A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
+learner's answers only after `sign_in`. Answers and sessions older than the retention period
+(FER_RETENTION_DAYS, default 180) are deleted.
+"""
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import os
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Literal
+
+import numpy as np
+
+from fercore.labels import EMOTIONS
+from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
+from fercore.store.errors import NicknameTaken, StoreError, UnknownSessionCode, WrongEducatorToken, WrongLearnerKey
+from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
+                                    normalize_nickname)
+from fercore.store.records import (Answer, DisplayChoices, Period, Session, SessionReport, SessionResult,
+                                   StoredAnswer, Tally, YouVsModel)
+from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
+
+RETENTION_DAYS = 180
+SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
+CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
+               "model_correct", "level", "session", "session_name")
+CSV_TIME = "%Y-%m-%d %H:%M:%S"  # the server's local time, a form spreadsheets read as a date
+
+
+def retention_days() -> int:
+    """FER_RETENTION_DAYS, else RETENTION_DAYS."""
+    text = os.environ.get("FER_RETENTION_DAYS", "")
+    try:
+        days = int(text) if text else RETENTION_DAYS
+    except ValueError:
+        raise StoreError(f"FER_RETENTION_DAYS must be a whole number of days, not {text!r}.") from None
+    if days < 1:
+        raise StoreError("FER_RETENTION_DAYS must be at least 1.")
+    return days
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB."""
+        location = path or default_db_path()
+        if is_postgres_url(location):
+            self.path, self._db = location, _Postgres(location)  # path: the URL
+        else:
+            self.path = Path(location)
+            self._db = _SQLite(self.path)
+        self._db.upgrade()
+        self.expire(retention_days())
+
+    def close(self) -> None:
+        """Let go of the database's connections now rather than when the Store is collected."""
+        self._db.close()
+
+    # Learners: who they are
+
+    def register_learner(self, nickname: str) -> tuple[str, str]:
+        """A new learner: returns the nickname as kept and their key (show it once; only its hash is kept).
+        Answers saved under the nickname before keys existed go to whoever registers it first."""
+        name = normalize_nickname(nickname)
+        earlier = self._execute("SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?) LIMIT 1", (name,))
+        name = earlier[0][0] if earlier else name
+        key = "-".join(_random_text(4) for _ in range(KEY_GROUPS))
+        try:
+            self._execute("INSERT INTO learners VALUES (?, ?, ?, ?)",
+                          (name.casefold(), name, _hash(key), datetime.now(timezone.utc).isoformat()))
+        except self._db.IntegrityError:
+            raise NicknameTaken(f"The nickname {name} is taken. If it is yours, type your key; "
+                                "if not, choose another nickname.") from None
+        return name, key
+
+    def is_registered(self, nickname: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM learners WHERE folded = ?", (fold(nickname),)))
+
+    def sign_in(self, nickname: str, key: str) -> str:
+        """The nickname as kept, when the key opens it; raises WrongLearnerKey otherwise."""
+        name = normalize_nickname(nickname)
+        rows = self._execute("SELECT name, key_hash FROM learners WHERE folded = ?", (name.casefold(),))
+        if not rows or not key or not hmac.compare_digest(_hash(key), rows[0][1]):
+            raise WrongLearnerKey(f"That key does not open the nickname {name}. Check the key, "
+                                  "or choose another nickname.")
+        return rows[0][0]
+
+    def forget_learner(self, nickname: str, key: str) -> int:
+        """Delete the learner, their answers and display choices; returns how many answers went."""
+        name = self.sign_in(nickname, key)
+        answers, *_ = self._execute_together(("DELETE FROM answers WHERE NOCASE(learner) = NOCASE(?)", (name,)),
+                                             ("DELETE FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
+                                              (name,)),
+                                             ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
+        return answers
+
+    def _kept_name(self, nickname: str) -> str:
+        """The nickname as registered (any case typed), else as typed."""
+        name = normalize_nickname(nickname)
+        rows = self._execute("SELECT name FROM learners WHERE folded = ?", (name.casefold(),))
+        return rows[0][0] if rows else name
+
+    # Learners: their answers
+
+    def record(self, learner: str, answer: Answer, session: str | None = None,
+               at: datetime | None = None) -> StoredAnswer:
+        learner = self._kept_name(learner)
+        session = normalize_code(session) if session else None
+        at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        try:
+            # A nickname keeps the spelling it was first given, whatever case is typed later.
+            row_id, learner = self._execute(
+                "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level) "
+                "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
+                "?3, ?4, ?5, ?6, ?7, ?8) RETURNING id, learner",
+                (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
+                 int(answer.model_guess), int(answer.level)),
+            )[0]
+        except self._db.IntegrityError as exc:
+            if session and self._db.is_foreign_key(exc):
+                raise UnknownSessionCode(f"There is no session with the code {session}.") from None
+            raise StoreError(f"That answer could not be saved ({exc}).") from None
+        return StoredAnswer(answer.face_id, int(answer.true_label), int(answer.guess), int(answer.model_guess),
+                            int(answer.level), row_id, learner, session, at)
+
+    def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
+        """The learner's answers, oldest first; with limit, only the latest that many."""
+        return self._answers("NOCASE(learner) = NOCASE(?)", (self._kept_name(learner),), limit)
+
+    def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
+        """Accuracy overall and per emotion for each day or sitting, oldest first."""
+        split = {"day": _days, "sitting": _sittings}[by]
+        return [_period(group, by) for group in split(self.answers(learner))]
+
+    def confusion(self, learner: str) -> tuple[np.ndarray, np.ndarray]:
+        """The learner's confusion matrix and the model's on the same faces."""
+        answers = self.answers(learner)
+        return confusion_matrix(answers), confusion_matrix(answers, model=True)
+
+    def display_choices(self, learner: str) -> DisplayChoices:
+        rows = self._execute("SELECT choices FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
+                             (self._kept_name(learner),))
+        on = set(rows[0][0].split(",")) if rows else set()
+        return DisplayChoices(**{name: name in on for name in DisplayChoices.__dataclass_fields__})
+
+    def save_display_choices(self, learner: str, choices: DisplayChoices) -> None:
+        on = ",".join(name for name, value in vars(choices).items() if value)
+        self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (NOCASE(learner)) DO UPDATE "
+                      "SET choices = ?", (self._kept_name(learner), on, on))
+
+    def streak(self, learner: str) -> int:
+        """How many answers in a row, up to the latest, were right."""
+        (count,) = self._execute(
+            "SELECT COUNT(*) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND id > "
+            "(SELECT COALESCE(MAX(id), 0) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND guess != true_label)",
+            (self._kept_name(learner),),
+        )[0]
+        return count
+
+    def you_vs_model(self, learner: str) -> YouVsModel:
+        outcomes = Counter((a.correct, a.model_correct) for a in self.answers(learner))
+        return YouVsModel(outcomes[True, True], outcomes[True, False], outcomes[False, True], outcomes[False, False])
+
+    def session_result(self, learner: str, code: str) -> SessionResult:
+        answers = self._answers("NOCASE(learner) = NOCASE(?) AND session = ?",
+                                (self._kept_name(learner), normalize_code(code)))
+        return SessionResult(Tally.of(answers), _by_emotion(answers), _most_missed(answers))
+
+    # Educators: class sessions
+
+    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int) -> tuple[Session, str]:
+        """A new session and its educator token; show the token once, only its hash is kept."""
+        name, emotions = " ".join(str(name).split()), set(emotions)
+        chosen = tuple(e for e in EMOTIONS if e in emotions)
+        if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
+            raise StoreError("A session needs a name, at least one of the seven emotions, "
+                             "one or more questions and a level.")
+        if len(name) > SESSION_NAME_MAX:
+            raise StoreError(f"A session name can have at most {SESSION_NAME_MAX} characters: it is shown "
+                             "on every learner's screen.")
+        self.expire(retention_days())  # a long-running server expires old data as new sessions start
+        token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
+        created = datetime.now(timezone.utc)
+        while True:
+            code = _random_text(CODE_LENGTH)
+            try:
+                self._execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
+                               created.isoformat()))
+                return Session(code, name, chosen, int(questions), int(level), created), token
+            except self._db.IntegrityError:
+                continue  # the code is taken: draw another
+
+    def join_session(self, code: str) -> Session:
+        code = normalize_code(code)
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
+                             (code,))
+        if not rows:
+            raise UnknownSessionCode(f"There is no session with the code {code or '(empty)'}. "
+                                     "Check the code with your educator.")
+        code, name, emotions, questions, level, created_at = rows[0]
+        return Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created_at))
+
+    def session_report(self, code: str, token: str) -> SessionReport:
+        session = self._authorize(code, token)
+        answers = self._answers("session = ?", (session.code,))
+        by_learner = defaultdict(list)
+        for a in answers:
+            by_learner[a.learner].append(a)
+        return SessionReport(
+            session,
+            {learner: Tally.of(group) for learner, group in sorted(by_learner.items())},
+            _by_emotion(answers),
+            confusion_matrix(answers),
+            confusion_matrix(answers, model=True),
+            _most_missed(answers),
+        )
+
+    def export_csv(self, code: str, token: str) -> str:
+        """Every answer of the session as CSV text with a header row, emotions by name."""
+        session = self._authorize(code, token)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for a in self._answers("session = ?", (session.code,)):
+            writer.writerow([a.answered_at.astimezone().strftime(CSV_TIME), a.learner, a.face_id,
+                             EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess], int(a.correct),
+                             int(a.model_correct), a.level, a.session, session.name])
+        return out.getvalue()
+
+    def delete_session(self, code: str, token: str) -> int:
+        """Delete the session and every answer in it; returns how many answers went."""
+        session = self._authorize(code, token)
+        answers, _ = self._execute_together(("DELETE FROM answers WHERE session = ?", (session.code,)),
+                                            ("DELETE FROM sessions WHERE code = ?", (session.code,)))
+        return answers
+
+    def _authorize(self, code: str, token: str | None) -> Session:
+        session = self.join_session(code)
+        (stored,) = self._execute("SELECT token_hash FROM sessions WHERE code = ?", (session.code,))[0]
+        if not token or not hmac.compare_digest(_hash(token), stored):
+            raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
+        return session
+
+    # Retention
+
+    def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
+        """Delete answers and sessions older than `days` (a session's answers go with it), and learners
+        registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
+        old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
+        idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
+        answers, sessions, *_ = self._execute_together(
+            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions})", (cutoff,)),
+            ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
+            ("DELETE FROM display_choices WHERE NOCASE(learner) IN "
+             f"(SELECT NOCASE(name) FROM learners WHERE {idle_learners})", (cutoff,)),
+            (f"DELETE FROM learners WHERE {idle_learners}", (cutoff,)),
+        )
+        return answers, sessions
+
+    # The database
+
+    def _answers(self, where: str, params: tuple, limit: int | None = None) -> list[StoredAnswer]:
+        columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at"
+        sql = f"SELECT {columns} FROM answers WHERE {where} ORDER BY id DESC"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, int(limit))
+        rows = self._execute(sql, params)
+        return [StoredAnswer(*row[:-1], datetime.fromisoformat(row[-1])) for row in reversed(rows)]
+
+    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self._db.execute(sql, params)
+
+    def _execute_together(self, *statements: tuple[str, tuple]) -> list[int]:
+        """Several writes as one transaction; returns each one's row count."""
+        return self._db.execute_together(statements)
