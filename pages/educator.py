@@ -18,23 +18,34 @@ st.caption("Learners join with the code; only someone holding the educator token
 
 def create_form() -> None:
     with st.form("create"):
-        name = st.text_input("Session name", placeholder="e.g. Tuesday group", max_chars=SESSION_NAME_MAX)
-        emotions = st.multiselect("Emotions to practise", EMOTIONS, default=list(EMOTIONS))
-        questions = st.number_input("Faces per learner", 1, 200, 10)
-        level = st.select_slider("Level", LEVELS, value=2)
-        if not st.form_submit_button("Create session", type="primary"):
-            return
+        st.text_input("Session name", placeholder="e.g. Tuesday group", max_chars=SESSION_NAME_MAX, key="new_name")
+        st.multiselect("Emotions to practise", EMOTIONS, default=list(EMOTIONS), key="new_emotions")
+        st.number_input("Faces per learner", 1, 200, 10, key="new_questions")
+        st.select_slider("Level", LEVELS, value=2, key="new_level")
+        st.form_submit_button("Create session", type="primary", on_click=create_session)
+    problem = st.session_state.pop("create_problem", None)
+    if problem:
+        st.warning(problem)
+    created = st.session_state.get("created")
+    if created:
+        code, name, token = created
+        st.success(f"Session **{plain(name)}** created. Learners join with the code **{code}**, "
+                   "or by opening this link, which fills the code in for them:")
+        st.code(join_link(code), language=None)
+        st.warning(f"Your educator token is **{token}**. Write it down: it is shown only here, and you need it "
+                   "to see this session's results.")
+
+
+def create_session() -> None:
+    """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
+    state = st.session_state
     try:
-        session, token = store().create_session(name, emotions, questions, level)
+        session, token = store().create_session(state.new_name, state.new_emotions, state.new_questions,
+                                                state.new_level)
     except FercoreError as exc:
-        st.warning(plain(exc))
+        state["create_problem"] = plain(exc)
         return
-    st.session_state.update(view_code=session.code, view_token=token)
-    st.success(f"Session **{plain(session.name)}** created. Learners join with the code **{session.code}**, "
-               "or by opening this link, which fills the code in for them:")
-    st.code(join_link(session.code), language=None)
-    st.warning(f"Your educator token is **{token}**. Write it down: it is shown only now, and you need it "
-               "to see this session's results.")
+    state.update(view_code=session.code, view_token=token, created=(session.code, session.name, token))
 
 
 def join_link(code: str) -> str:
@@ -89,16 +100,22 @@ def delete_session(code: str, token: str) -> None:
     with st.expander("Delete this session"):
         st.write("This deletes the session and every answer given in it, for good. Download the CSV first "
                  "if you want to keep the results.")
-        if not st.button("Delete the session and its answers"):
-            return
-        try:
-            deleted = store().delete_session(code, token)
-        except FercoreError as exc:
-            st.warning(plain(exc))
-            return
-    st.session_state.update(view_code="", view_token="", deleted=f"Session {code.upper()} and its "
-                            f"{deleted} answer(s) are deleted.")
-    st.rerun()
+        st.button("Delete the session and its answers", on_click=delete, args=(code, token))
+        problem = st.session_state.pop("delete_problem", None)
+        if problem:
+            st.warning(problem)
+
+
+def delete(code: str, token: str) -> None:
+    state = st.session_state
+    try:
+        deleted = store().delete_session(code, token)
+    except FercoreError as exc:
+        state["delete_problem"] = plain(exc)
+        return
+    state.pop("created", None)
+    state.update(view_code="", view_token="", deleted=f"Session {code.upper()} and its {deleted} answer(s) "
+                 "are deleted.")
 
 
 missing_data = dataset_problem()

@@ -3,11 +3,10 @@ import pandas as pd
 import streamlit as st
 
 from fercore.labels import EMOTIONS
-from fercore.store import trend_window, trends
+from fercore.store import StoreError, trend_window, trends
 from ui import charts
-from fercore.store import StoreError
 from ui.learner import sign_out, signed_in_learner
-from ui.resources import store
+from ui.resources import store, store_trouble_said
 from ui.text import plain
 
 st.title("Your progress")
@@ -18,17 +17,22 @@ def forget_me(learner: str) -> None:
     with st.expander("Delete all my answers"):
         st.write("This deletes your nickname, every answer you gave and your display choices, for good.")
         with st.form("forget"):
-            key = st.text_input("Type your key to confirm", type="password")
-            if not st.form_submit_button("Delete everything"):
-                return
-        try:
-            deleted = store().forget_learner(learner, key)
-        except StoreError as exc:
-            st.warning(plain(exc))
-            return
-        sign_out()
-        st.session_state["forgotten"] = f"Deleted {deleted} answer(s) and the nickname {plain(learner)}."
-        st.rerun()
+            st.text_input("Type your key to confirm", type="password", key="forget_key")
+            st.form_submit_button("Delete everything", on_click=forget, args=(learner,))
+        problem = st.session_state.pop("forget_problem", None)
+        if problem:
+            st.warning(problem)
+
+
+def forget(learner: str) -> None:
+    """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
+    try:
+        deleted = store().forget_learner(learner, st.session_state.pop("forget_key", ""))
+    except StoreError as exc:
+        st.session_state["forget_problem"] = plain(exc)
+        return
+    sign_out()
+    st.session_state["forgotten"] = f"Deleted {deleted} answer(s) and the nickname {plain(learner)}."
 
 
 if "forgotten" in st.session_state:
@@ -37,38 +41,39 @@ learner = signed_in_learner()
 if learner is None:
     st.info("Type the nickname and key you use in the quiz to see your progress.")
     st.stop()
-answers = store().answers(learner)
-if not answers:
-    st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+with store_trouble_said():  # the page reads the store all the way down
+    answers = store().answers(learner)
+    if not answers:
+        st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+        forget_me(learner)
+        st.stop()
+
+    duel = store().you_vs_model(learner)
+    cols = st.columns(4)
+    cols[0].metric("Faces answered", len(answers))
+    cols[1].metric("Matched the label", f"{sum(a.correct for a in answers) / len(answers):.0%}")
+    cols[2].metric("Current run", store().streak(learner), help="Answers in a row that matched the label")
+    cols[3].metric("The model on the same faces", f"{(duel.both_right + duel.only_model) / duel.faces:.0%}")
+    st.caption("People agree with FER2013's labels only about 65% of the time, so no one matches them always.")
+
+    window = trend_window(len(answers))
+    lines = trends(answers, window)
+    asked = [emotion for emotion in EMOTIONS if emotion in lines]
+    shown = st.multiselect("Emotions in the chart", asked, default=asked, help="Pick a few to compare them.")
+    st.plotly_chart(charts.progress_trends({k: v for k, v in lines.items() if k in shown or k == "all emotions"},
+                                           window))
+
+    yours, models = store().confusion(learner)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.confusion_heatmap(yours.tolist(), "How you read each emotion"))
+    right.plotly_chart(charts.confusion_heatmap(models.tolist(), "How the model read the same faces"))
+
+    st.subheader("You and the model on the same faces")
+    st.write(f"Both matched the label on **{duel.both_right}** faces, only you on **{duel.only_you}**, "
+             f"only the model on **{duel.only_model}**, neither on **{duel.both_wrong}**.")
+
+    st.subheader("Sittings, newest first")
+    st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
+                                "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
+                               for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
     forget_me(learner)
-    st.stop()
-
-duel = store().you_vs_model(learner)
-cols = st.columns(4)
-cols[0].metric("Faces answered", len(answers))
-cols[1].metric("Matched the label", f"{sum(a.correct for a in answers) / len(answers):.0%}")
-cols[2].metric("Current run", store().streak(learner), help="Answers in a row that matched the label")
-cols[3].metric("The model on the same faces", f"{(duel.both_right + duel.only_model) / duel.faces:.0%}")
-st.caption("People agree with FER2013's labels only about 65% of the time, so no one matches them always.")
-
-window = trend_window(len(answers))
-lines = trends(answers, window)
-asked = [emotion for emotion in EMOTIONS if emotion in lines]
-shown = st.multiselect("Emotions in the chart", asked, default=asked, help="Pick a few to compare them.")
-st.plotly_chart(charts.progress_trends({k: v for k, v in lines.items() if k in shown or k == "all emotions"},
-                                       window))
-
-yours, models = store().confusion(learner)
-left, right = st.columns(2)
-left.plotly_chart(charts.confusion_heatmap(yours.tolist(), "How you read each emotion"))
-right.plotly_chart(charts.confusion_heatmap(models.tolist(), "How the model read the same faces"))
-
-st.subheader("You and the model on the same faces")
-st.write(f"Both matched the label on **{duel.both_right}** faces, only you on **{duel.only_you}**, "
-         f"only the model on **{duel.only_model}**, neither on **{duel.both_wrong}**.")
-
-st.subheader("Sittings, newest first")
-st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
-                            "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
-                           for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
-forget_me(learner)

@@ -1,4 +1,6 @@
 """Practise reading emotions on real faces, at your own pace, and compare with the model."""
+import uuid
+
 import cv2
 import numpy as np
 import streamlit as st
@@ -7,12 +9,13 @@ from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
+from fercore.store import StoreError
 from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
 from ui.pictures import square_pictures
-from ui.resources import active_predictor, model_problem, quiz_pool, store, warm_model
+from ui.resources import active_predictor, model_problem, quiz_pool, store, store_trouble_said, warm_model
 from ui.text import plain
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
@@ -60,57 +63,80 @@ def join_class():
 
 
 def ask(pool, learner, level, focus, class_session):
-    history = store().answers(learner, limit=ADAPT_WINDOW)
-    question = st.session_state.get("question")
+    state = st.session_state
     settings_now = (level, tuple(focus or ()), class_session.code if class_session else None)
-    if question is None or st.session_state.get("question_settings") != settings_now:
-        question = next_question(pool, history, level, focus)
-        st.session_state.update(question=question, question_settings=settings_now, result=None)
-    result = st.session_state.get("result")
+    if state.get("question") is None or state.get("question_settings") != settings_now:
+        history = store().answers(learner, limit=ADAPT_WINDOW)
+        state.update(question=next_question(pool, history, level, focus), asked=uuid.uuid4().hex[:12],
+                     question_settings=settings_now, result=None, not_saved=None)
+    question, asked, result = state["question"], state["asked"], state.get("result")
     if result is not None:
         readings(question, result.answer)
     # One screen at 1366x768: the face and its heatmap side by side, the words and "Next face" beside them.
+    # Keys carry the question's id. A run cut short by a press leaves its elements on the page, and between
+    # runs nothing marks them stale: a press on such a leftover must not count for the face shown now.
     pictures, words = st.columns([3, 2], gap="large")
     face, heat = square_pictures("question", pictures).columns(2)
     face.image(enlarged(question.image), width="stretch",
                alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
     if result is None:
         with pictures:
-            choose(question, learner, class_session)
+            choose(question, asked, class_session)
         read_aloud("Which emotion do you see? " + ", ".join(question.choices) + ".")
         return
-    if st.session_state.get("show_heatmap", True):
+    if state.get("show_heatmap", True):
         with heat:
             show_heatmap(question)
     labelled = EMOTIONS[result.answer.true_label]
     pictures.info(f"**What {labelled} often looks like:** {result.cue}.")
     read_aloud(f"{result.message} What {labelled} often looks like: {result.cue}.")
-    with words:
+    with words.container(key=f"reveal-{asked}"):
         st.write(("✓ " if result.answer.correct else "") + result.message)
-        st.caption(f"The model was {question.model_confidence:.0%} sure.")
-        if st.button("Next face", type="primary"):
-            st.session_state.update(question=None, result=None)
-            st.rerun()
+        st.caption(f"The model was {question.model_confidence:.0%} sure. Your answer is saved.")
+        st.button("Next face", type="primary", key=f"next-{asked}", on_click=next_face, args=(asked,))
         offer_next_level(store().answers(learner, limit=ADAPT_WINDOW), level, class_session)
 
 
-def choose(question, learner, class_session):
+def choose(question, asked, class_session):
     st.write("**Which emotion do you see?**")
+    not_saved = st.session_state.get("not_saved")
+    if not_saved:
+        st.warning(f"Your answer was not saved, so it is not shown yet. {not_saved} Choose again when you are ready.")
+    session = class_session.code if class_session else None
     cols = st.columns(len(question.choices))
     for col, choice in zip(cols, question.choices):
-        if col.button(choice.capitalize(), key=f"choice-{choice}", width="stretch"):
-            answered = score(question, choice)
-            store().record(learner, answered.answer, class_session.code if class_session else None)
-            st.session_state["result"] = answered
-            st.rerun()
+        col.button(choice.capitalize(), key=f"choice-{asked}-{choice}", width="stretch",
+                   on_click=answer, args=(asked, choice, session))
 
 
-def readings(question, answer):
-    mark = "✓ Matches the label" if answer.correct else "Different from the label"
+def answer(asked: str, choice: str, session: str | None) -> None:
+    """A choice pressed: saved, then revealed. A callback runs before the next run whatever that run
+    draws, so a press made while the page redraws is not lost. A second press, or one on a button of an
+    earlier face, changes nothing; the store keeps one answer per question id whatever the retries."""
+    state = st.session_state
+    if state.get("asked") != asked or state.get("result") is not None:
+        return
+    question = state["question"]
+    try:
+        kept = store().record(state["learner"], score(question, choice).answer, session, question_id=asked)
+    except StoreError as exc:
+        state["not_saved"] = plain(exc)
+        return
+    # The reveal shows what is stored: after a retry, the first press may be the one that was kept.
+    state.update(result=score(question, EMOTIONS[kept.guess]), not_saved=None)
+
+
+def next_face(asked: str) -> None:
+    if st.session_state.get("asked") == asked:  # a second press must not skip the face after it
+        st.session_state.update(question=None, result=None)
+
+
+def readings(question, given):
+    mark = "✓ Matches the label" if given.correct else "Different from the label"
     cols = st.columns(3)
-    cols[0].metric("Dataset label", EMOTIONS[answer.true_label])
-    cols[1].metric("You chose", EMOTIONS[answer.guess], help=mark)
-    cols[2].metric("The model read", EMOTIONS[answer.model_guess], help=f"{question.model_confidence:.0%} sure")
+    cols[0].metric("Dataset label", EMOTIONS[given.true_label])
+    cols[1].metric("You chose", EMOTIONS[given.guess], help=mark)
+    cols[2].metric("The model read", EMOTIONS[given.model_guess], help=f"{question.model_confidence:.0%} sure")
 
 
 def show_heatmap(question):
@@ -211,9 +237,10 @@ except ArtifactError as exc:
 except DatasetError as exc:  # no faces yet: how to get them, and a file drop that imports them
     dataset_panel(exc, "The quiz shows faces from FER2013")
     st.stop()
-if class_session and session_finished(learner, class_session):
-    st.stop()
-ask(pool, learner, level, focus, class_session)
-scores(learner, class_session)
+with store_trouble_said():
+    if class_session and session_finished(learner, class_session):
+        st.stop()
+    ask(pool, learner, level, focus, class_session)
+    scores(learner, class_session)
 if st.session_state.get("show_heatmap", True):
     warm_model()

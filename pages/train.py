@@ -55,58 +55,69 @@ def maintainer_unlock() -> None:
         return
     with st.expander("Maintainer", expanded=False):
         with st.form("unlock", border=False):
-            key = st.text_input("Maintainer key", type="password")
-            if not st.form_submit_button("Unlock training"):
-                return
-        if is_maintainer_key(key):
-            st.session_state["maintainer"] = True
-            st.rerun()
-        st.warning("That is not this server's maintainer key.")
+            st.text_input("Maintainer key", type="password", key="maintainer_key")
+            st.form_submit_button("Unlock training", on_click=unlock)
+        if st.session_state.get("wrong_key"):
+            st.warning("That is not this server's maintainer key.")
+
+
+def unlock() -> None:
+    # Callbacks, here and below: one runs before the next run whatever that run draws, so a press made
+    # while the page redraws (each second while a job runs) is never lost with a cut-short run.
+    right = is_maintainer_key(st.session_state.pop("maintainer_key", ""))
+    st.session_state.update(maintainer=right, wrong_key=not right)
 
 
 def start_form(busy: bool) -> None:
     limits = JobLimits.from_env()
     with st.form("start"):
-        mode = st.radio("What to run", ["Train", "Tune (Hyperband)"], horizontal=True,
-                        help="Tuning tries many settings briefly and keeps the best on PublicTest.")
+        st.radio("What to run", ["Train", "Tune (Hyperband)"], horizontal=True, key="job_mode",
+                 help="Tuning tries many settings briefly and keeps the best on PublicTest.")
         left, right = st.columns(2)
-        arch = left.selectbox("Architecture", ["seed", "default"], index=["seed", "default"].index(DEMO["arch"]),
-                              help="seed: the small prototype network (fast). default: deeper, with batch norm.")
-        epochs = right.slider("Epochs (for tuning: the most any trial gets)", 1, max(limits.epochs, 2),
-                              min(DEMO["epochs"], limits.epochs))
+        left.selectbox("Architecture", ["seed", "default"], index=["seed", "default"].index(DEMO["arch"]),
+                       key="job_arch", help="seed: the small prototype network (fast). default: deeper, with batch norm.")
+        right.slider("Epochs (for tuning: the most any trial gets)", 1, max(limits.epochs, 2),
+                     min(DEMO["epochs"], limits.epochs), key="job_epochs")
         faces = [n for n in TRAINING_FACES if n <= limits.train_faces] or [limits.train_faces]
-        subset = left.select_slider("Training faces", faces, value=max([n for n in faces if n <= DEMO["subset"]]
-                                                                      or faces[:1]),
-                                    help="A small subset finishes in a couple of minutes on a laptop CPU.")
-        batch = left.select_slider("Faces per step (batch size)", BATCH_SIZES, value=DEMO["batch_size"],
-                                   help="Smaller batches take more, smaller steps per epoch: quicker learning in a "
-                                        "short run. Tuning uses 64.")
-        augment = right.toggle("Augmentation (flips, shifts, erasing)", value=DEMO["augment"] > 0,
-                               help="Helps long runs on all the faces; in a short run it slows learning down.")
-        budget = right.number_input("Tuning time budget (minutes)", 1, limits.tune_minutes, min(5, limits.tune_minutes))
-        submitted = st.form_submit_button("Start", type="primary", disabled=busy)
+        left.select_slider("Training faces", faces, value=max([n for n in faces if n <= DEMO["subset"]] or faces[:1]),
+                           key="job_subset", help="A small subset finishes in a couple of minutes on a laptop CPU.")
+        left.select_slider("Faces per step (batch size)", BATCH_SIZES, value=DEMO["batch_size"], key="job_batch",
+                           help="Smaller batches take more, smaller steps per epoch: quicker learning in a "
+                                "short run. Tuning uses 64.")
+        right.toggle("Augmentation (flips, shifts, erasing)", value=DEMO["augment"] > 0, key="job_augment",
+                     help="Helps long runs on all the faces; in a short run it slows learning down.")
+        right.number_input("Tuning time budget (minutes)", 1, limits.tune_minutes, min(5, limits.tune_minutes),
+                           key="job_budget")
+        st.form_submit_button("Start", type="primary", disabled=busy, on_click=start)
     if busy:
         st.info("A job is running. Wait for it to finish, or stop it below, before starting another.")
-    if submitted:
-        start(mode, arch, epochs, subset, augment, budget, batch)
+    problem = st.session_state.pop("start_problem", None)
+    if problem:
+        st.warning(problem)
 
 
-def start(mode, arch, epochs, subset, augment, budget, batch) -> None:
+def start() -> None:
+    state = st.session_state
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    subset = None if subset >= 28709 else subset
+    subset = None if state.job_subset >= 28709 else state.job_subset
+    arch = state.job_arch
     try:
-        if mode == "Train":
-            settings = dict(arch=arch, epochs=epochs, subset=subset, augment=1.0 if augment else 0.0,
-                            batch_size=batch)
+        if state.job_mode == "Train":
+            settings = dict(arch=arch, epochs=state.job_epochs, subset=subset,
+                            augment=1.0 if state.job_augment else 0.0, batch_size=state.job_batch)
             job_runner().start("train", settings, registry.trained_dir() / f"{arch}-{stamp}.keras", browser_id())
         else:
-            settings = dict(max_epochs=max(epochs, 2), subset=subset, arch=arch, time_budget_s=budget * 60,
+            settings = dict(max_epochs=max(state.job_epochs, 2), subset=subset, arch=arch,
+                            time_budget_s=state.job_budget * 60,
                             directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
             job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras", browser_id())
     except FercoreError as exc:
-        st.warning(plain(exc))
-        return
-    st.rerun()
+        state["start_problem"] = plain(exc)
+
+
+def stop() -> None:
+    job_runner().cancel(browser_id(), is_maintainer())
+    st.toast("Stopping after the current batch...")
 
 
 def job_panel(watching: bool) -> None:
@@ -122,13 +133,12 @@ def job_panel(watching: bool) -> None:
     with st.container():  # one slot: the progress turns into the report in place
         if running:
             draw_progress(snap)
-            if job_runner().may_stop(browser_id(), is_maintainer()) and st.button("Stop", key=f"stop-{snap['id']}"):
-                job_runner().cancel(browser_id(), is_maintainer())
-                st.toast("Stopping after the current batch...")
+            if job_runner().may_stop(browser_id(), is_maintainer()):
+                st.button("Stop", key=f"stop-{snap['id']}", on_click=stop)
         elif snap is not None:
             final_report(snap)
-    if watching and not running:
-        st.rerun()  # the job ended: a full run stops the timer and lists the new model
+    if watching != running:
+        st.rerun()  # a job began or ended: a full run starts or stops the timer (and lists a new model)
 
 
 def draw_progress(snap: dict) -> None:
@@ -204,9 +214,8 @@ def use_model_buttons(path: Path) -> None:
     if registry.active_model_path().resolve() == path.resolve():
         st.success("This model is the one the app uses now.")
         return
-    if is_maintainer() and st.button("Use this model in the app", type="primary"):
-        registry.set_active_model(path)  # cached predictors are keyed by path, so every page follows
-        st.rerun()
+    if is_maintainer():  # cached predictors are keyed by path, so every page follows
+        st.button("Use this model in the app", type="primary", on_click=registry.set_active_model, args=(path,))
     st.caption(f"Saved as `{path}`. The shipped `{registry.SHIPPED_MODEL.name}` stays as it is.")
 
 

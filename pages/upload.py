@@ -51,9 +51,8 @@ def show_photo(raw: bytes) -> None:
         return
     if not analysis.faces:
         st.info(NO_FACE_TIPS)
-        if st.button("Read the whole image as one face"):
-            st.session_state["whole_image_for"] = digest
-            st.rerun()
+        st.button("Read the whole image as one face", on_click=st.session_state.__setitem__,
+                  args=("whole_image_for", digest))
         return
     found = faces_caption(analysis)
     st.image(draw_boxes(analysis.image, [r.face for r in analysis.faces]), width="stretch", caption=found,

@@ -61,11 +61,19 @@ class Server:
 
     DATABASE = "fercore_tests"
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, folder: Path, pg_ctl):
+        self.port, self._folder, self._pg_ctl = port, folder, pg_ctl
         self._names = itertools.count()
         with self._admin("postgres") as conn:
             conn.execute(f"CREATE DATABASE {self.DATABASE}")
+
+    def stop(self) -> None:
+        """Shut the server down as an administrator's restart does: every client's connection drops."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        """Start it again, on the same port."""
+        self._pg_ctl("-w", "-t", "60", "-o", _options(self._folder, self.port), "start")
 
     def url(self, database: str = DATABASE, schema: str | None = None) -> str:
         url = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
@@ -104,25 +112,30 @@ def server():
             if done.returncode:
                 raise RuntimeError(f"{command[0]} failed: {done.stderr or done.stdout}")
 
+        def pg_ctl(*arguments):
+            run("pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "server.log"), *arguments)
+
         run("initdb", "-D", str(folder / "data"), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-        port = _start(run, folder)
+        port = _start(pg_ctl, folder)
         try:
-            yield Server(port)
+            yield Server(port, folder, pg_ctl)
         finally:
-            run("pg_ctl", "-D", str(folder / "data"), "-m", "immediate", "-w", "stop")
+            pg_ctl("-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _start(run, folder: Path, tries: int = 3) -> int:
+def _options(folder: Path, port: int) -> str:
+    return " ".join(f"-c {key}={value}" for key, value in {**SETTINGS, "port": port,
+                                                           "unix_socket_directories": folder}.items())
+
+
+def _start(pg_ctl, folder: Path, tries: int = 3) -> int:
     """Start on a free port; another program may take the port between the check and the start: try again."""
     for attempt in range(tries):
         port = _free_port()
-        options = " ".join(f"-c {key}={value}" for key, value in {**SETTINGS, "port": port,
-                                                                    "unix_socket_directories": folder}.items())
         try:
-            run("pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "server.log"), "-w", "-t", "60",
-                "-o", options, "start")
+            pg_ctl("-w", "-t", "60", "-o", _options(folder, port), "start")
             return port
         except RuntimeError:
             if attempt == tries - 1:

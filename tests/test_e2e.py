@@ -162,20 +162,39 @@ def metric(page, label: str):
     return page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
 
 
-def choice_buttons(page):
-    # only the current run's buttons: during a rerun the previous question's are still shown, marked
-    # stale, and a click on one is lost with the old question
-    return page.locator("[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-'] button")
+def choice_buttons(page, not_of: str = ""):
+    """The choice buttons of the current run, none of them of the face `not_of` (a question id). A run cut
+    short by a press leaves its elements on the page, and between runs Streamlit marks none of them
+    stale: the face just answered can still show its buttons for a moment."""
+    skip = f":not([class*='st-key-choice-{not_of}-'])" if not_of else ""
+    return page.locator(f"[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-']{skip} button")
 
 
-def answer_one_question(page) -> str:
-    """Pick the first offered emotion, wait for the reveal, and return the emotion picked."""
-    choice_buttons(page).first.wait_for()
+def question_id(element) -> str:
+    """The id of the question a choice button (or the focused element) belongs to."""
+    classes = element.evaluate("e => e.closest(\"[class*='st-key-choice-']\").className")
+    return re.search(r"st-key-choice-([0-9a-f]+)-", classes)[1]
+
+
+def reveal(page, asked: str):
+    """The reveal of the question `asked`: drawn only by a run in which its answer is saved."""
+    return page.locator(f".st-key-reveal-{asked}")
+
+
+def answer_one_question(page, answered: str = "") -> tuple[str, str]:
+    """Pick the first emotion offered for a face other than `answered` (the question id of the face just
+    answered), wait for that face's reveal; returns the emotion picked and the question's id."""
+    choice_buttons(page, answered).first.wait_for()
     settled(page)
-    picked = choice_buttons(page).first.inner_text().strip().lower()
-    choice_buttons(page).first.click()
-    metric(page, "Dataset label").wait_for()
-    return picked
+    first = choice_buttons(page, answered).first
+    asked, picked = question_id(first), first.inner_text().strip().lower()
+    page.locator(f".st-key-choice-{asked}-{picked} button").click()
+    reveal(page, asked).wait_for()
+    return picked, asked
+
+
+def next_face(page, asked: str) -> None:
+    reveal(page, asked).get_by_role("button", name="Next face").click()
 
 
 def test_every_page_opens_from_the_navigation(page, app):
@@ -209,18 +228,19 @@ def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
     sign_in(page, "Sam")
     choice_buttons(page).first.wait_for()
     accessible(page, "quiz question and a new learner's key")
-    picked = []
+    picked, asked = [], ""
     for number in range(1, 4):
-        picked.append(answer_one_question(page))
-        for what in ("You chose", "The model read"):
+        emotion, asked = answer_one_question(page, asked)
+        picked.append(emotion)
+        for what in ("Dataset label", "You chose", "The model read"):
             metric(page, what).wait_for()
         page.get_by_text(re.compile("Where the model looked for")).wait_for()  # the heatmap's caption
         no_traceback(page)
         if number == 1:
             accessible(page, "quiz reveal")
         shot(page, f"quiz-reveal-{number}")
-        page.get_by_role("button", name="Next face").click()
-    choice_buttons(page).first.wait_for()
+        next_face(page, asked)
+    choice_buttons(page, asked).first.wait_for()
     shot(page, "quiz-next-question")
     assert [a.guess for a in store.answers("Sam")] == [EMOTIONS.index(p) for p in picked]
 
@@ -322,7 +342,7 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         student.goto(link)  # the join link the educator shared (the other tests type the code)
         key = sign_in(student, "Robin")
         student.get_by_text("Tuesday group: face 1 of 10").wait_for()
-        answer_one_question(student)
+        _, asked = answer_one_question(student)
         shot(student, "educator-learner-answered")
         # Away to Progress mid-session and back: the code and the session stay.
         open_nav(student, "Progress")
@@ -330,8 +350,8 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         open_nav(student, "Quiz")
         assert student.get_by_role("textbox", name="Class code (optional)").input_value() == code
         student.get_by_text("Tuesday group: face 2 of 10").wait_for()
-        student.get_by_role("button", name="Next face").click()  # back where they left: the reveal
-        answer_one_question(student)
+        next_face(student, asked)  # back where they left: the reveal
+        answer_one_question(student, asked)
 
         # Another learner can neither open Robin's progress nor answer under Robin's name.
         for title in ("Progress", "Quiz"):
@@ -378,7 +398,7 @@ def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answer
         sign_in(student, "Kim")
         type_into(student, "Class code (optional)", code)
         student.get_by_text("Two servers: face 1 of 10").wait_for()
-        picked = answer_one_question(student)
+        picked, _ = answer_one_question(student)
 
         # No reload: the live view on the first server refreshes itself and finds the second's answer.
         teacher.get_by_role("heading", name=re.compile(rf"Two servers \({code}\): 1 learner")).wait_for()
@@ -454,11 +474,14 @@ def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen
         # wait for that rerun to finish: a choice pressed during it can merge with it and lose the
         # button's trigger, leaving the key panel above the reveal
         page.get_by_text("This is your personal key").wait_for(state="detached")
+        asked = ""
         for number in range(1, 4):
-            choice_buttons(page).first.wait_for()
+            choice_buttons(page, asked).first.wait_for()
+            settled(page)
             picked = tab_to(page, lambda text: text.lower() in EMOTIONS)
+            asked = question_id(page.locator(":focus"))
             page.keyboard.press("Enter")
-            metric(page, "Dataset label").wait_for()
+            reveal(page, asked).wait_for()
             heatmap = page.get_by_role("img", name=re.compile("under a heatmap"))
             heatmap.wait_for()
             # judge the screen once it has finished drawing: mid-run, the question's stale choices still sit

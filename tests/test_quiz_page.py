@@ -1,4 +1,7 @@
 """The quiz page driven as a learner would, on tiny generated data and a tiny model."""
+import sqlite3
+from contextlib import closing
+
 import keras
 import pytest
 from conftest import sign_in
@@ -7,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from fercore.artifact import save_artifact
 from fercore.labels import EMOTIONS
 from fercore.model import build_model, hyperparameters
-from fercore.store import Store
+from fercore.store import Store, backends
 
 
 @pytest.fixture
@@ -147,3 +150,22 @@ def test_the_end_of_a_class_session_shows_the_learners_own_result_and_a_next_ste
     next(b for b in app.button if b.label == "Practise on my own").click()
     app.run()
     assert app.text_input(key="class_code").value == "" and _choice_buttons(app)
+
+
+def test_an_answer_the_database_cannot_take_is_not_revealed_and_the_learner_is_told(quiz_env, monkeypatch):
+    monkeypatch.setattr(backends, "BUSY_TIMEOUT_S", 0.5)  # the page's store gives up on a lock quickly
+    app = _page("Sam")
+    with closing(sqlite3.connect(quiz_env, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the database
+        guess = _choice_buttons(app)[0].label
+        _choice_buttons(app)[0].click()
+        app.run()
+        assert not app.exception and not app.metric  # no reveal of an answer that is not saved
+        assert any("Your answer was not saved" in w.value and "locked" in w.value for w in app.warning)
+        assert Store(quiz_env).answers("Sam") == []
+        other.execute("ROLLBACK")
+    next(b for b in _choice_buttons(app) if b.label == guess).click()  # the same face, chosen again
+    app.run()
+    assert {m.label: m.value for m in app.metric}["You chose"] == guess.lower()
+    assert not app.warning
+    assert [a.guess for a in Store(quiz_env).answers("Sam")] == [EMOTIONS.index(guess.lower())]

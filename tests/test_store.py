@@ -109,6 +109,32 @@ def test_a_version_1_sqlite_file_gains_the_display_choices_table(tmp_path):
     assert schema_version(path) == SCHEMA_VERSION
 
 
+def test_an_answer_sent_again_for_its_question_is_stored_once_and_the_first_is_kept(store):
+    first = store.record("Sam", answer(HAPPY, HAPPY), question_id="q-1")
+    again = store.record("Sam", answer(HAPPY, SAD), question_id="q-1")  # a retry, or a second press
+    store.record("Sam", answer(FEAR, FEAR), question_id="q-2")
+    store.record("Sam", answer(FEAR, FEAR))  # answers without a question id never collide
+    store.record("Sam", answer(FEAR, FEAR))
+    assert (again.id, again.guess) == (first.id, HAPPY)
+    assert [a.guess for a in store.answers("Sam")] == [HAPPY, FEAR, FEAR, FEAR]
+
+
+def test_a_version_3_database_keeps_its_answers_and_gains_question_ids(db):
+    Store(db).record("Sam", answer(HAPPY, HAPPY))
+    downgrade = ["DROP INDEX answers_by_question", "ALTER TABLE answers DROP COLUMN question_id"]
+    if isinstance(db, Path):
+        downgrade.append("PRAGMA user_version = 3")
+    else:
+        downgrade += ["DELETE FROM schema_version", "INSERT INTO schema_version VALUES (3)"]
+    for sql in downgrade:  # as a database from before question ids
+        query(db, sql)
+    store = Store(db)
+    store.record("Sam", answer(SAD, SAD), question_id="q-1")
+    store.record("Sam", answer(SAD, FEAR), question_id="q-1")
+    assert [a.guess for a in store.answers("Sam")] == [HAPPY, SAD]
+    assert schema_version(db) == SCHEMA_VERSION
+
+
 def test_the_database_comes_from_fer_db(db, tmp_path, monkeypatch):
     if isinstance(db, Path):
         db = tmp_path / "elsewhere" / "db.sqlite3"

@@ -32,31 +32,32 @@ def sign_out() -> None:
 def _sign_in_form() -> None:
     with st.form("sign_in", border=False):
         name_box, key_box = st.columns(2)
-        nickname = name_box.text_input("Your nickname", placeholder="e.g. Sam", max_chars=30)
-        key = key_box.text_input("Your key (the first time, leave it empty)", type="password", max_chars=20,
-                                 help="Your personal key, like ABCD-EFGH. You get it the first time you use "
-                                      "a nickname.")
-        submitted = st.form_submit_button("Continue")
+        name_box.text_input("Your nickname", placeholder="e.g. Sam", max_chars=30, key="nickname_typed")
+        key_box.text_input("Your key (the first time, leave it empty)", type="password", max_chars=20,
+                           key="key_typed", help="Your personal key, like ABCD-EFGH. You get it the first time "
+                                                 "you use a nickname.")
+        st.form_submit_button("Continue", on_click=_sign_in)
     st.caption("Only a nickname and a key: no e-mail, no password, nothing else about you.")
-    if submitted:
-        _sign_in(nickname, key)
+    problem = st.session_state.pop("sign_in_problem", None)
+    if problem:
+        st.warning(problem)
 
 
-def _sign_in(nickname: str, key: str) -> None:
+def _sign_in() -> None:
+    """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
+    state = st.session_state
+    nickname, key = state.get("nickname_typed", ""), state.pop("key_typed", "")
     try:
         if key.strip():
-            st.session_state["learner"] = store().sign_in(nickname, key)
+            state["learner"] = store().sign_in(nickname, key)
         elif store().is_registered(nickname):
-            st.warning(f"The nickname {plain(nickname.strip())} is taken. If it is yours, type your key as well; "
-                       "if not, choose another nickname.")
-            return
+            state["sign_in_problem"] = (f"The nickname {plain(nickname.strip())} is taken. If it is yours, type "
+                                        "your key as well; if not, choose another nickname.")
         else:
             name, new_key = store().register_learner(nickname)
-            st.session_state.update(learner=name, new_key=new_key)
+            state.update(learner=name, new_key=new_key)
     except StoreError as exc:
-        st.warning(plain(exc))
-        return
-    st.rerun()
+        state["sign_in_problem"] = plain(exc)
 
 
 def _signed_in_bar(learner: str) -> None:

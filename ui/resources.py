@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -68,6 +69,18 @@ def _store(path: str):
     from fercore.store import Store
 
     return Store(path)
+
+
+@contextmanager
+def store_trouble_said():
+    """Around a page's use of the store: a database that is down, locked or read-only gets one sentence,
+    not a traceback; what was saved before stays saved."""
+    from fercore.store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        st.warning(f"{plain(exc)} Answers saved earlier are kept.")
 
 
 def store():

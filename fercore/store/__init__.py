@@ -4,8 +4,9 @@ Bottom up: errors, records and identity (nicknames, codes, keys); statistics ove
 backends (the two databases behind one seam); store, the Store on top. Import from here: every name
 the rest of fercore, the pages, the tests and the benchmarks use.
 """
-from fercore.store.backends import BUSY_TIMEOUT_S, POOL_SIZE, default_db_path, is_postgres_url
-from fercore.store.errors import NicknameTaken, StoreError, UnknownSessionCode, WrongEducatorToken, WrongLearnerKey
+from fercore.store.backends import BUSY_TIMEOUT_S, POOL_SIZE, POOL_WAIT_S, default_db_path, is_postgres_url
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownSessionCode, WrongEducatorToken,
+                                  WrongLearnerKey)
 from fercore.store.identity import (CLEAR_ALPHABET, CODE_LENGTH, KEY_GROUPS, NICKNAME_MAX, TOKEN_GROUPS, fold,
                                     normalize_code, normalize_nickname)
 from fercore.store.records import (Answer, DisplayChoices, MissedFace, Period, Session, SessionReport, SessionResult,

@@ -13,16 +13,18 @@ import os
 import re
 import sqlite3
 import weakref
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterable
 
 from fercore.data import PROJECT_ROOT
-from fercore.store.errors import StoreError
-from fercore.store.schema import POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
+from fercore.store.errors import StoreError, StoreUnavailable
+from fercore.store.schema import ADDED_COLUMNS, ADDED_INDEXES, POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
 
-BUSY_TIMEOUT_S = 30.0  # SQLite
+BUSY_TIMEOUT_S = 30.0  # SQLite: how long a write waits for another writer's lock
 POOL_SIZE = 10  # PostgreSQL connections per Store (per app server) at most
+POOL_WAIT_S = 10.0  # PostgreSQL: how long a call waits for a connection (a server restarting) before it says so
+CONNECT_TIMEOUT_S = 5
 
 
 def default_db_path() -> Path | str:
@@ -67,34 +69,46 @@ class _SQLite:
 
     IntegrityError = sqlite3.IntegrityError
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, busy_timeout: float | None = None):
+        self.path, self._busy_timeout = path, BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Held open, unused, so closing a per-call connection never checkpoints and deletes the WAL.
-        self._keep_open = self._connect(check_same_thread=False)
+        with self._said():
+            # Held open, unused, so closing a per-call connection never checkpoints and deletes the WAL.
+            self._keep_open = self._connect(check_same_thread=False)
 
     def upgrade(self) -> None:
         conn = self._keep_open
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
-        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        with self._said():
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer fercore (schema {version}); update fercore.")
+            if version == SCHEMA_VERSION:  # nothing to write: a read-only file still opens for reading
+                return
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; COMMIT;")
+            for table, columns in ADDED_COLUMNS.items():
+                for column, kind in columns.items():
+                    try:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
+            conn.executescript(f"BEGIN IMMEDIATE; {ADDED_INDEXES} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         # Autocommit: each write is one statement, so each is its own short transaction.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
                                check_same_thread=check_same_thread)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
     def execute(self, sql: str, params: tuple) -> list[tuple]:
-        with closing(self._connect()) as conn:
+        with self._said(), closing(self._connect()) as conn:
             return conn.execute(_sqlite_sql(sql), params).fetchall()
 
     def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
-        with closing(self._connect()) as conn:
+        with self._said(), closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 counts = [conn.execute(_sqlite_sql(sql), params).rowcount for sql, params in statements]
@@ -103,6 +117,18 @@ class _SQLite:
                 raise
             conn.execute("COMMIT")
             return counts
+
+    @contextmanager
+    def _said(self):
+        """SQLite's operational errors (a lock held too long, a read-only file, a full disk) as a sentence."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            why = ("the file is read-only, so nothing new can be saved" if "readonly" in text else
+                   "another program is holding it locked" if "locked" in text else
+                   "the disk that holds it is full" if "full" in text else text)
+            raise StoreUnavailable(f"The progress database can't be used right now: {why}.") from None
 
     @staticmethod
     def is_foreign_key(error: Exception) -> bool:
@@ -122,10 +148,14 @@ class _Postgres:
 
         self.IntegrityError = psycopg.IntegrityError
         self._foreign_key = psycopg.errors.ForeignKeyViolation
-        self._connect = functools.partial(psycopg.connect, url, autocommit=True)
-        self._connect().close()  # a wrong URL or a server down: psycopg's message now, not a pool timeout later
-        # check: a connection the server dropped (a restart) is replaced, not handed to a page.
-        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
+        self._unreachable = psycopg.OperationalError  # refused, dropped by a restart, or no connection in time
+        options = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}
+        self._connect = functools.partial(psycopg.connect, url, **options)
+        with self._said():
+            self._connect().close()  # a server down: say so now, not after a pool timeout later
+        # check: a connection the server dropped (a restart) is replaced, not handed to a page; the pool
+        # reconnects by itself once the server is back.
+        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs=options, timeout=POOL_WAIT_S,
                                     check=ConnectionPool.check_connection, open=True, name="fercore-store")
         weakref.finalize(self, self._pool.close)  # the pool's threads would otherwise outlive the Store
 
@@ -138,23 +168,34 @@ class _Postgres:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"The PostgreSQL database {conn.info.dbname} was written by a newer fercore "
                                  f"(schema {version}); update fercore.")
-            if version < SCHEMA_VERSION:  # later versions: their ALTERs go here, after the tables
+            if version < SCHEMA_VERSION:
                 conn.execute(POSTGRES_SCHEMA)
+                for table, columns in ADDED_COLUMNS.items():
+                    for column, kind in columns.items():
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+                conn.execute(ADDED_INDEXES)
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
 
     def execute(self, sql: str, params: tuple) -> list[tuple]:
         query, order = _postgres_sql(sql)
-        with self._pool.connection() as conn:
+        with self._said(), self._pool.connection() as conn:
             cursor = conn.execute(query, [params[i] for i in order])
             return cursor.fetchall() if cursor.description else []
 
     def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._said(), self._pool.connection() as conn, conn.transaction():
             counts = []
             for sql, params in statements:
                 query, order = _postgres_sql(sql)
                 counts.append(conn.execute(query, [params[i] for i in order]).rowcount)
             return counts
+
+    @contextmanager
+    def _said(self):
+        try:
+            yield
+        except self._unreachable:
+            raise StoreUnavailable("The progress database (PostgreSQL) is not answering right now.") from None
 
     def is_foreign_key(self, error: Exception) -> bool:
         return isinstance(error, self._foreign_key)

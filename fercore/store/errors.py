@@ -20,3 +20,7 @@ class NicknameTaken(StoreError):
 
 class WrongLearnerKey(StoreError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The database can't be used now (down, locked, read-only, disk full): nothing was read or saved."""

@@ -1,7 +1,8 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 3  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners
+SCHEMA_VERSION = 4  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+# 4 answers.question_id
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -74,4 +75,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices 
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
 """
+# Columns added to a table after its first version, the same in both databases: a database from before
+# gains them at the end of the table, a new one right after its tables are made.
+ADDED_COLUMNS = {
+    "answers": {"question_id": "TEXT"},  # the question answered: one answer per question, however often sent
+}
+# Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.
+ADDED_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"
 SCHEMA_LOCK = 0x6665_7263_6F72_65  # "fercore": the advisory lock held while PostgreSQL's schema is created

@@ -20,7 +20,8 @@ import numpy as np
 
 from fercore.labels import EMOTIONS
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
-from fercore.store.errors import NicknameTaken, StoreError, UnknownSessionCode, WrongEducatorToken, WrongLearnerKey
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownSessionCode, WrongEducatorToken,
+                                  WrongLearnerKey)
 from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
                                     normalize_nickname)
 from fercore.store.records import (Answer, DisplayChoices, Period, Session, SessionReport, SessionResult,
@@ -47,16 +48,21 @@ def retention_days() -> int:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
-        """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB."""
+    def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float | None = None):
+        """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB.
+        busy_timeout: seconds a SQLite write waits for another program's lock before it says so (default
+        backends.BUSY_TIMEOUT_S)."""
         location = path or default_db_path()
         if is_postgres_url(location):
             self.path, self._db = location, _Postgres(location)  # path: the URL
         else:
             self.path = Path(location)
-            self._db = _SQLite(self.path)
+            self._db = _SQLite(self.path, busy_timeout)
         self._db.upgrade()
-        self.expire(retention_days())
+        try:
+            self.expire(retention_days())
+        except StoreUnavailable:  # read-only or locked now: what is kept can still be read; expired next time
+            pass
 
     def close(self) -> None:
         """Let go of the database's connections now rather than when the Store is collected."""
@@ -109,25 +115,29 @@ class Store:
     # Learners: their answers
 
     def record(self, learner: str, answer: Answer, session: str | None = None,
-               at: datetime | None = None) -> StoredAnswer:
+               at: datetime | None = None, question_id: str | None = None) -> StoredAnswer:
+        """Save an answer; returns it as stored. question_id: the question answered. The first answer
+        to a question is kept and returned whatever is sent again with that id, so a retry after a
+        failure the database may still have committed (a dropped connection) stores nothing twice."""
         learner = self._kept_name(learner)
         session = normalize_code(session) if session else None
         at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         try:
             # A nickname keeps the spelling it was first given, whatever case is typed later.
-            row_id, learner = self._execute(
-                "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level) "
+            inserted = self._execute(
+                "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level, "
+                "question_id) "
                 "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
-                "?3, ?4, ?5, ?6, ?7, ?8) RETURNING id, learner",
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (question_id) DO NOTHING RETURNING id",
                 (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
-                 int(answer.model_guess), int(answer.level)),
-            )[0]
+                 int(answer.model_guess), int(answer.level), question_id),
+            )
         except self._db.IntegrityError as exc:
             if session and self._db.is_foreign_key(exc):
                 raise UnknownSessionCode(f"There is no session with the code {session}.") from None
             raise StoreError(f"That answer could not be saved ({exc}).") from None
-        return StoredAnswer(answer.face_id, int(answer.true_label), int(answer.guess), int(answer.model_guess),
-                            int(answer.level), row_id, learner, session, at)
+        where = ("id = ?", (inserted[0][0],)) if inserted else ("question_id = ?", (question_id,))
+        return self._answers(*where)[0]
 
     def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
         """The learner's answers, oldest first; with limit, only the latest that many."""
