@@ -245,6 +245,31 @@ def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):
     assert [a.guess for a in store.answers("Sam")] == [EMOTIONS.index(p) for p in picked]
 
 
+def test_a_double_click_stores_one_answer_and_two_tabs_of_one_learner_each_store_theirs(browser, app):
+    """A press repeated before the page has redrawn (a double click, an impatient second press) counts
+    once; the same learner in two tabs answers two faces, and both answers are kept."""
+    url, store = app
+    with new_page(browser) as first, new_page(browser) as second:
+        open_page(first, url, "Quiz")
+        key = sign_in(first, "Lee")
+        choice_buttons(first).first.wait_for()
+        settled(first)
+        asked = question_id(choice_buttons(first).first)
+        picked = choice_buttons(first).first.inner_text().strip().lower()
+        first.locator(f".st-key-choice-{asked}-{picked} button").dblclick()
+        reveal(first, asked).wait_for()
+        settled(first)
+        assert [EMOTIONS[a.guess] for a in store.answers("Lee")] == [picked]
+
+        open_page(second, url, "Quiz")
+        sign_in(second, "lee", key)
+        other, _ = answer_one_question(second)
+        next_face(first, asked)
+        third, _ = answer_one_question(first, asked)
+        settled(second)
+        assert [EMOTIONS[a.guess] for a in store.answers("Lee")] == [picked, other, third]
+
+
 def test_the_choices_stay_put_while_the_face_is_on_its_way(page, app):
     """On a slow connection the face arrives after the buttons: they must not jump down when it does,
     or a click aimed at a choice lands on the face (the cause of a lost answer in CI)."""
