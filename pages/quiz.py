@@ -114,7 +114,7 @@ def answer(asked: str, choice: str, session: str | None) -> None:
     draws, so a press made while the page redraws is not lost. A second press, or one on a button of an
     earlier face, changes nothing; the store keeps one answer per question id whatever the retries."""
     state = st.session_state
-    if state.get("asked") != asked or state.get("result") is not None:
+    if state.get("asked") != asked or state.get("result") is not None or not state.get("learner"):
         return
     question = state["question"]
     try:

@@ -3,6 +3,7 @@ progress database on SQLite and on a throwaway PostgreSQL server."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -74,10 +75,10 @@ def real_data_path():
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """One PostgreSQL server for the session (tests/postgres.py). Without PostgreSQL here the tests that
-    need it skip, unless FER_REQUIRE_POSTGRES=1 (as in CI) makes that a failure."""
+@contextmanager
+def postgres_or_skip():
+    """A PostgreSQL server (tests/postgres.py). Without PostgreSQL here the tests that need it skip,
+    unless FER_REQUIRE_POSTGRES=1 (as in CI) makes that a failure."""
     try:
         with postgres.server() as server:
             yield server
@@ -85,6 +86,13 @@ def postgres_server():
         if os.environ.get("FER_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"FER_REQUIRE_POSTGRES=1 but {missing}")
         pytest.skip(f"{missing}: PostgreSQL tests skipped")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the session."""
+    with postgres_or_skip() as server:
+        yield server
 
 
 @pytest.fixture

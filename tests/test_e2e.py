@@ -496,8 +496,7 @@ def test_the_quiz_works_by_keyboard_alone_and_each_reveal_fits_one_laptop_screen
         sign_in(page, "Kai")  # typed, then Enter: no mouse from here on
         tab_to(page, lambda text: text == "I have kept my key")
         page.keyboard.press("Enter")
-        # wait for that rerun to finish: a choice pressed during it can merge with it and lose the
-        # button's trigger, leaving the key panel above the reveal
+        # wait for that run to finish: the key panel above the face would push the reveal off the screen
         page.get_by_text("This is your personal key").wait_for(state="detached")
         asked = ""
         for number in range(1, 4):

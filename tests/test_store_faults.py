@@ -9,8 +9,8 @@ import time
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-import postgres
 import pytest
+from conftest import postgres_or_skip
 
 from fercore.store import POOL_WAIT_S, Answer, Store, StoreUnavailable
 
@@ -24,13 +24,8 @@ def answer(face: str, guess: int = 3) -> Answer:
 @pytest.fixture
 def own_postgres():
     """A server of this test's own, so that restarting it disturbs no other test's connections."""
-    try:
-        with postgres.server() as server:
-            yield server
-    except postgres.PostgresMissing as missing:
-        if os.environ.get("FER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"FER_REQUIRE_POSTGRES=1 but {missing}")
-        pytest.skip(f"{missing}: PostgreSQL tests skipped")
+    with postgres_or_skip() as server:
+        yield server
 
 
 def test_a_postgresql_restart_during_a_class_session_loses_nothing_and_stores_nothing_twice(own_postgres):

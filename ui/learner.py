@@ -25,7 +25,7 @@ def signed_in_learner(bar=None) -> str | None:
 
 
 def sign_out() -> None:
-    for key in ("learner", "new_key", "question", "result", "class_code"):
+    for key in ("learner", "new_key", "question", "asked", "result", "class_code"):
         st.session_state.pop(key, None)
 
 
