@@ -1,6 +1,6 @@
 """The app as a person meets it, in Debian's Chromium: from `streamlit run app.py` to the first
-rendered page (cold start), a learner's first quiz face on a fresh clone (no decoded-data cache),
-and how long each page takes to appear after a click in the navigation.
+rendered page (cold start), a learner's first quiz face on a fresh clone (no decoded-data cache, an
+empty database), and how long each page takes to appear after a click in the navigation.
 
     .venv/bin/python -m benchmarks.app [--starts 3] [--rounds 3]
 """
@@ -9,6 +9,7 @@ import statistics
 import tempfile
 import time
 
+from benchmarks import quiz_page
 from tests.browser import PAGES, app_server, chromium, settled
 
 HOME = PAGES["Home"]
@@ -28,10 +29,11 @@ def cold_start(browser, env) -> tuple[float, float]:
 
 
 def first_quiz_face(browser, env) -> tuple[float, float, float]:
-    """A fresh server with an empty data cache: seconds from the nickname's Enter to the first face's
-    answer buttons, from an answer to the reveal's heatmap, and from "Next face" to the next buttons."""
-    choices = "[data-testid='stElementContainer'][data-stale='false'][class*='st-key-choice-'] button"
-    with tempfile.TemporaryDirectory() as cache, app_server(env | {"FER_CACHE": cache}) as (url, _):
+    """A fresh server with an empty data cache and database: seconds from the nickname's Enter to the
+    first face's answer buttons, from an answer to that question's reveal (drawn after its heatmap), and
+    from "Next face" to the buttons of the next question."""
+    with tempfile.TemporaryDirectory() as fresh, app_server(
+            env | {"FER_CACHE": f"{fresh}/cache", "FER_DB": f"{fresh}/progress.sqlite3"}) as (url, _):
         page = browser.new_page()
         page.set_default_timeout(120_000)
         page.goto(url)
@@ -42,16 +44,19 @@ def first_quiz_face(browser, env) -> tuple[float, float, float]:
         box.fill("Bench")
         started = time.perf_counter()
         box.press("Enter")
-        page.locator(choices).first.wait_for()
+        page.locator(quiz_page.choices()).first.wait_for()
         first = time.perf_counter() - started
         settled(page)
+        offered = page.locator(quiz_page.choices()).first
+        asked = quiz_page.question_id(offered.evaluate(quiz_page.CONTAINER_CLASSES))
+        emotion = offered.inner_text().strip().lower()
         started = time.perf_counter()
-        page.locator(choices).first.click()
-        page.get_by_text("Where the model looked for").wait_for()
+        page.locator(quiz_page.choice(asked, emotion)).click()
+        page.locator(quiz_page.reveal(asked)).wait_for()
         reveal = time.perf_counter() - started
         started = time.perf_counter()
-        page.get_by_role("button", name="Next face").click()
-        page.locator(choices).first.wait_for()
+        page.locator(quiz_page.reveal(asked)).get_by_role("button", name="Next face").click()
+        page.locator(quiz_page.choices(not_of=asked)).first.wait_for()
         following = time.perf_counter() - started
         page.close()
     return first, reveal, following
