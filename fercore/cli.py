@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_data)
 
     p = sub.add_parser("train", help="train a CNN; keeps the best epoch on PublicTest")
-    p.add_argument("--arch", choices=["seed", "default"], default="default")
+    p.add_argument("--arch", choices=["seed", "default", "vgg"], default="default",
+                   help="vgg: a larger VGG-style teacher (11-14M parameters), not for the app")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--subset", type=int, help="train on a random sample of K Training faces")
@@ -77,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", metavar="K/N",
                    help="leave fold K of N out of Training (faces split by id), so that `teachers` reads that "
                         "fold with a model that never saw it")
+    p.add_argument("--crop", type=int, metavar="SIDE",
+                   help="train on random SIDE x SIDE crops of each 48x48 face (e.g. 44); the saved model reads the "
+                        "centre crop of a 48x48 face, and `evaluate --ten-crop` reads ten crops (default: whole faces)")
+    p.add_argument("--optimizer", choices=["adamw", "sgd-nesterov"], default="adamw",
+                   help="sgd-nesterov: SGD with Nesterov momentum 0.9, learning rate 1e-2 unless --set "
+                        "learning_rate=... (default adamw)")
+    p.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
+                   help="plateau: cut the learning rate when PublicTest stops improving (ReduceLROnPlateau) "
+                        "instead of warm-up and cosine decay (default cosine)")
+    p.add_argument("--plateau-monitor", choices=["val_accuracy", "val_loss"], default="val_accuracy",
+                   help="with --schedule plateau: PublicTest's accuracy (default) or loss")
+    p.add_argument("--plateau-factor", type=float, default=0.5, help="with --schedule plateau: the cut (default 0.5)")
+    p.add_argument("--plateau-patience", type=int, default=5,
+                   help="with --schedule plateau: epochs without improvement before a cut (default 5)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--out", default="models/model.keras")
     p.add_argument("--data")
@@ -103,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("teachers", help="several models' readings of the Training faces, for train --teachers")
     p.add_argument("sources", nargs="+", metavar="MODEL.keras|FILE.npz", help="trained models, or earlier files to merge")
     p.add_argument("--out", required=True, metavar="FILE.npz")
+    _add_ten_crop_option(p)
     p.add_argument("--data")
     p.set_defaults(run=_teachers)
 
@@ -110,9 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--split", choices=["public", "private"], default="private")
     _add_tta_option(p)
+    _add_ten_crop_option(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--record", action="store_true",
-                   help="evaluate both PublicTest and PrivateTest and store them in the model's JSON (its card)")
+                   help="evaluate both PublicTest and PrivateTest and store them in the model's JSON (its card; "
+                        "with --ten-crop, as its evaluation_ten_crop)")
     p.add_argument("--data")
     p.set_defaults(run=_evaluate)
 
@@ -132,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     _add_tta_option(p)
+    _add_ten_crop_option(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--heatmap", metavar="OUT.png", help="save the photo with boxes and heatmaps "
                    "(with several photos: OUT-1.png, OUT-2.png, ...)")
@@ -142,6 +161,13 @@ def _parser() -> argparse.ArgumentParser:
 def _add_tta_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                         help="average each face with its mirror image, as the app does (default); --no-tta: one pass")
+
+
+def _add_ten_crop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ten-crop", action="store_true",
+                        help="for a model trained with --crop: read each face as ten crops (four corners and the "
+                             "centre, of the face and of its mirror image) and average them; the app reads the "
+                             "centre crop and its mirror")
 
 
 def _data(args) -> int:
@@ -213,7 +239,9 @@ def _train(args) -> int:
                          hparams=_parse_overrides(args.set), data=args.data, precision=args.precision,
                          init_from=args.init_from, distribute=args.distribute, cpu_devices=args.cpu_devices,
                          teachers=args.teachers, distill=args.distill, mixup=args.mixup, cutmix=args.cutmix,
-                         holdout=args.holdout,
+                         holdout=args.holdout, crop=args.crop, optimizer=args.optimizer, schedule=args.schedule,
+                         plateau_monitor=args.plateau_monitor, plateau_factor=args.plateau_factor,
+                         plateau_patience=args.plateau_patience,
                          time_limit_s=args.time_limit * 60 if args.time_limit else None)
     summary = train(config, args.out, resume=args.resume, listener=_PrintProgress(), command=_command_line())
     if summary["artifact"] is None:
@@ -222,6 +250,9 @@ def _train(args) -> int:
     print(f"\nbest epoch {summary['best_epoch']} saved to {summary['artifact']}\n")
     for name in ("public", "private"):
         print(format_report(summary["evaluation"][name]) + "\n")
+    if "evaluation_ten_crop" in summary:
+        print("read as ten crops: " + ", ".join(f"{name} accuracy {report['accuracy']:.4f}"
+                                                 for name, report in summary["evaluation_ten_crop"].items()))
     return 0
 
 
@@ -230,7 +261,7 @@ def _teachers(args) -> int:
     from fercore.teachers import public_accuracies, read_teachers, save_teachers
 
     splits = load_fer2013(args.data, splits=("train", "public"))
-    readings = read_teachers(args.sources, splits, command=_command_line())
+    readings = read_teachers(args.sources, splits, command=_command_line(), ten_crop=args.ten_crop)
     print(f"wrote {save_teachers(args.out, readings)}\nPublicTest accuracy, as the app reads faces:")
     for name, accuracy in public_accuracies(readings, splits["public"].labels).items():
         print(f"  {name:<24}{accuracy:.4f}")
@@ -377,10 +408,10 @@ def _evaluate(args) -> int:
     from fercore.predict import Predictor
 
     if args.record:
-        evaluation = record_evaluation(args.model, load_fer2013(args.data), tta=args.tta)
+        evaluation = record_evaluation(args.model, load_fer2013(args.data), tta=args.tta, ten_crop=args.ten_crop)
         print(json.dumps(evaluation) if args.json else "\n\n".join(map(format_report, evaluation.values())))
         return 0
-    predictor = Predictor.from_path(args.model)
+    predictor = Predictor.from_path(args.model, ten_crop=args.ten_crop)
     result = evaluate(predictor, load_split(args.split, args.data), tta=args.tta)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
@@ -419,7 +450,7 @@ def _predict(args) -> int:
     from fercore.photo import analyse_photo, heatmaps_on_photo
     from fercore.predict import Predictor
 
-    predictor = Predictor.from_path(args.model)
+    predictor = Predictor.from_path(args.model, ten_crop=args.ten_crop)
     rows, failures = [], 0
     for number, path in enumerate(args.images, start=1):
         try:

@@ -38,7 +38,7 @@ def report(labels: np.ndarray, predictions: np.ndarray) -> dict:
 
 
 def evaluate(predictor: Predictor, split: Split, tta: bool = True) -> dict:
-    return _report_of(split, predictor.probabilities(split.images, tta=tta), tta)
+    return _report_of(split, predictor.probabilities(split.images, tta=tta), tta, _ten_crop(predictor, tta))
 
 
 def evaluate_test_splits(predictor: Predictor, splits: dict[str, Split], tta: bool = True) -> dict:
@@ -49,7 +49,8 @@ def evaluate_test_splits(predictor: Predictor, splits: dict[str, Split], tta: bo
 def test_readings(predictor: Predictor, splits: dict[str, Split], tta: bool = True) -> tuple[dict, np.ndarray]:
     """(evaluate_test_splits' reports, the probabilities of every test face, PublicTest's first)."""
     probabilities = {name: predictor.probabilities(splits[name].images, tta=tta) for name in TEST_SPLITS}
-    reports = {name: _report_of(splits[name], probabilities[name], tta) for name in TEST_SPLITS}
+    reports = {name: _report_of(splits[name], probabilities[name], tta, _ten_crop(predictor, tta))
+               for name in TEST_SPLITS}
     return reports, np.concatenate([probabilities[name] for name in TEST_SPLITS])
 
 
@@ -58,12 +59,16 @@ def store_readings(model_path, splits: dict[str, Split], probabilities: np.ndarr
     save_readings(model_path, fingerprint({name: splits[name] for name in TEST_SPLITS}), probabilities)
 
 
-def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) -> dict:
+def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True, ten_crop: bool = False) -> dict:
     """Evaluate a saved model again and store the reports in its JSON, which its card and the About
     page show (e.g. for a model trained before fercore read faces with their mirror image), and, read
-    as the app reads faces, its readings of the test faces beside it."""
-    predictor = Predictor.from_path(model_path)
+    as the app reads faces, its readings of the test faces beside it. With `ten_crop` (a model trained on
+    crops), the ten-crop reports go to "evaluation_ten_crop" and the app's reading stays as it was."""
+    predictor = Predictor.from_path(model_path, ten_crop=ten_crop)
     evaluation, probabilities = test_readings(predictor, splits, tta)
+    if ten_crop:
+        write_metadata(model_path, predictor.metadata | {"evaluation_ten_crop": evaluation})
+        return evaluation
     # the data it was measured on (a model trained where PrivateTest was held back gains it here)
     data = predictor.metadata.get("data", {}) | {"fingerprint": fingerprint(splits),
                                                  "sizes": {name: len(split) for name, split in splits.items()}}
@@ -73,10 +78,15 @@ def record_evaluation(model_path, splits: dict[str, Split], tta: bool = True) ->
     return evaluation
 
 
-def _report_of(split: Split, probabilities: np.ndarray, tta: bool) -> dict:
+def _report_of(split: Split, probabilities: np.ndarray, tta: bool, ten_crop: bool = False) -> dict:
     table = reliability(probabilities, split.labels)
     return report(split.labels, probabilities.argmax(axis=1)) | {"split": split.name, "tta": tta,
-                                                                  "ece": ece_of(table), "reliability": table}
+                                                                  "ece": ece_of(table), "reliability": table} | (
+        {"ten_crop": True} if ten_crop else {})  # the key only where it is so: earlier reports stay the same
+
+
+def _ten_crop(predictor, tta: bool) -> bool:
+    return tta and getattr(predictor, "ten_crop", False)
 
 
 def majority_rate(split: Split) -> float:
@@ -88,7 +98,8 @@ def format_report(result: dict) -> str:
     """A plain-text report for the terminal."""
     names = [n[:8] for n in EMOTIONS]
     lines = [
-        f"split: {result.get('split', '?')}  faces: {result['n']}  tta: {result.get('tta', False)}",
+        f"split: {result.get('split', '?')}  faces: {result['n']}  tta: {result.get('tta', False)}"
+        + ("  ten-crop" if result.get("ten_crop") else ""),
         f"accuracy: {result['accuracy']:.4f}   macro-F1: {result['macro_f1']:.4f}" + _ece_text(result),
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",

@@ -55,18 +55,20 @@ class FaceBatches(keras.utils.PyDataset):
     Targets are one-hot labels, or with `soft_targets` (teachers' readings, one row per face) the
     mix `(1 - distill) * one-hot + distill * reading` that knowledge distillation trains on.
     `mixup` and `cutmix` (Beta alphas, 0 = off) blend each training batch with itself (mix_batch).
+    `crop` (a side below 48, None = off): each training face becomes a random crop of that size, after
+    its augmentation; without `shuffle`, the centre crop (as the saved model reads a face).
     """
 
     def __init__(self, split: Split, batch_size: int = 64, shuffle: bool = False, augment: float = 0.0,
                  seed: int = 0, first_epoch: int = 0, soft_targets: np.ndarray | None = None,
-                 distill: float = 0.0, mixup: float = 0.0, cutmix: float = 0.0):
+                 distill: float = 0.0, mixup: float = 0.0, cutmix: float = 0.0, crop: int | None = None):
         # One worker under TensorFlow: training reads the stream through fit_input, validation is one
         # pass. Other backends (JAX on a GPU machine) need threads to keep up; Keras leaves those waiting
         # if training stops mid-epoch.
         workers = 1 if keras.backend.backend() == "tensorflow" else min(4, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False)
         self.split, self.batch_size, self.shuffle, self.augment, self.seed = split, batch_size, shuffle, augment, seed
-        self.first_epoch, self.mixup, self.cutmix = first_epoch, mixup, cutmix
+        self.first_epoch, self.mixup, self.cutmix, self.crop = first_epoch, mixup, cutmix, crop
         self.targets = keras.utils.to_categorical(split.labels, NUM_CLASSES).astype(np.float32)
         if soft_targets is not None:
             self.targets = (1 - distill) * self.targets + distill * np.asarray(soft_targets, np.float32)
@@ -86,6 +88,9 @@ class FaceBatches(keras.utils.PyDataset):
         faces = self.split.images[pick]
         if self.augment > 0:
             faces = augment_faces(faces, np.random.default_rng([self.seed, epoch, index]), self.augment)
+        if self.crop:
+            faces = (random_crops(faces, self.crop, np.random.default_rng([self.seed, epoch, index, 2]))
+                     if self.shuffle else centre_crops(faces, self.crop))
         faces, targets = as_inputs(faces), self.targets[pick]
         if self.shuffle and (self.mixup > 0 or self.cutmix > 0):
             faces, targets = mix_batch(faces, targets, np.random.default_rng([self.seed, epoch, index, 1]),
@@ -121,6 +126,19 @@ def fit_input(batches: FaceBatches):
     options.autotune.enabled = False
     stream = tf.data.Dataset.from_generator(batches.__iter__, output_signature=signature)
     return stream.with_options(options).prefetch(2)
+
+
+def random_crops(faces: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Each face's own random size x size window (every position equally likely)."""
+    room = faces.shape[1] - size
+    tops, lefts = rng.integers(0, room + 1, len(faces)), rng.integers(0, room + 1, len(faces))
+    return np.stack([face[t : t + size, l : l + size] for face, t, l in zip(faces, tops, lefts)])
+
+
+def centre_crops(faces: np.ndarray, size: int) -> np.ndarray:
+    """The centre size x size window, where Keras's CenterCrop takes it (offset rounded down)."""
+    start = (faces.shape[1] - size) // 2
+    return faces[:, start : start + size, start : start + size]
 
 
 def augment_faces(faces: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:

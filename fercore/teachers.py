@@ -24,12 +24,14 @@ FORMAT = "fercore-teachers/1"
 SPLITS_READ = ("train", "public")  # PublicTest to compare teachers; PrivateTest is never read here
 
 
-def read_teachers(sources: list[str | os.PathLike], splits: dict[str, Split], command: str = "") -> dict:
+def read_teachers(sources: list[str | os.PathLike], splits: dict[str, Split], command: str = "",
+                  ten_crop: bool = False) -> dict:
     """Readings of every model in `sources` (.keras files, or earlier teacher files to merge);
-    "commands" lists, in order, the commands that make them again, `command` (this one) last."""
+    "commands" lists, in order, the commands that make them again, `command` (this one) last.
+    `ten_crop`: the models (trained with --crop) read each face as ten crops (fercore.predict)."""
     readings = {"models": [], "commands": [], **{name: [] for name in SPLITS_READ}}
     for source in sources:
-        part = load_teachers(source) if str(source).endswith(".npz") else _read_model(source, splits)
+        part = load_teachers(source) if str(source).endswith(".npz") else _read_model(source, splits, ten_crop)
         readings["models"] += part["models"]
         readings["commands"] += part["commands"]
         for name in SPLITS_READ:
@@ -39,12 +41,13 @@ def read_teachers(sources: list[str | os.PathLike], splits: dict[str, Split], co
             **{f"{name}_ids": splits[name].ids for name in SPLITS_READ}}
 
 
-def _read_model(path, splits: dict[str, Split]) -> dict:
+def _read_model(path, splits: dict[str, Split], ten_crop: bool = False) -> dict:
     from fercore.artifact import commands_that_made
     from fercore.predict import Predictor
 
-    predictor = Predictor.from_path(path)
-    part = {"models": [{"name": Path(path).stem}], "commands": commands_that_made(predictor.metadata)}
+    predictor = Predictor.from_path(path, ten_crop=ten_crop)
+    model = {"name": Path(path).stem} | ({"reading": "ten-crop"} if ten_crop else {})
+    part = {"models": [model], "commands": commands_that_made(predictor.metadata)}
     for name in SPLITS_READ:
         split = splits[name]
         read = _faces_to_read(predictor.metadata, split)

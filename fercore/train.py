@@ -19,7 +19,8 @@ from fercore import data as fer_data
 from fercore.artifact import commands_that_made, load_artifact, read_metadata, save_artifact
 from fercore.errors import FercoreError
 from fercore.evaluate import store_readings, test_readings
-from fercore.model import build_model, hyperparameters
+from fercore.labels import FACE_SIZE
+from fercore.model import OPTIMIZER_DEFAULTS, OPTIMIZERS, build_model, hyperparameters, with_centre_crop
 from fercore.pipeline import FaceBatches, KeepFreedMemory, class_weights, fit_input
 from fercore.predict import Predictor
 from fercore.training_events import CancelToken, TrainingListener
@@ -47,6 +48,17 @@ class TrainConfig:
     mixup: float = 0.0  # Beta alpha of mixup, 0 = off (pipeline.mix_batch)
     cutmix: float = 0.0  # Beta alpha of CutMix, 0 = off
     holdout: str | None = None  # "K/N": leave fold K of N out of Training (a teacher then reads it unseen)
+    # The recipe of the strongest from-scratch FER2013 networks (docs/model-experiments.md); all off by default.
+    crop: int | None = None  # train on random crops of this side; the saved model reads the centre crop
+    optimizer: str = "adamw"  # or sgd-nesterov (momentum 0.9; learning rate 1e-2 unless --set says otherwise)
+    schedule: str = "cosine"  # warm-up then cosine decay; or plateau: ReduceLROnPlateau on PublicTest
+    plateau_monitor: str = "val_accuracy"  # with schedule plateau: PublicTest's accuracy, or val_loss
+    plateau_factor: float = 0.5  # the learning rate is multiplied by this...
+    plateau_patience: int = 5  # ...after this many epochs without a better plateau_monitor
+
+
+SCHEDULES = ("cosine", "plateau")
+PLATEAU_MONITORS = ("val_accuracy", "val_loss")
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -149,6 +161,7 @@ def train(
         raise FercoreError(f"--distill must be between 0 and 1, got {config.distill}.")
     if config.mixup < 0 or config.cutmix < 0:
         raise FercoreError("--mixup and --cutmix take a Beta alpha above 0 (0 switches them off).")
+    _check_recipe(config)
     holdout = fer_data.holdout_fold(config.holdout) if config.holdout else None  # before the data is read
     strategy = make_strategy(config)  # first: TensorFlow fixes its devices at the first operation
     replicas = strategy.num_replicas_in_sync if strategy else 1
@@ -157,7 +170,7 @@ def train(
     train_split = splits["train"].sample(config.subset, seed=config.seed)
     if holdout:
         train_split = train_split.without_fold(*holdout)
-    hp = hyperparameters(config.arch, **config.hparams)
+    hp = hyperparameters(config.arch, **(OPTIMIZER_DEFAULTS[config.optimizer] | config.hparams))
 
     ckpt = checkpoint_dir(out)
     state = _resume_state(ckpt, config) if resume else None
@@ -166,7 +179,8 @@ def train(
             model = keras.models.load_model(ckpt / "last.keras")
             listener.message(f"Resuming {out.name} after epoch {state['epochs_done']} of {config.epochs}.")
         else:
-            model = build_model(hp, config.precision)
+            model = build_model(hp, config.precision, optimizer=config.optimizer,
+                                input_size=config.crop or FACE_SIZE)
             if config.init_from:
                 _copy_weights(config.init_from, model)
                 listener.message(f"Starting from the weights of {config.init_from}.")
@@ -183,7 +197,7 @@ def train(
     train_batches = FaceBatches(train_split, config.batch_size, shuffle=True, augment=config.augment,
                                 seed=config.seed, first_epoch=state["epochs_done"],
                                 soft_targets=soft_targets(config.teachers, train_split) if config.teachers else None,
-                                distill=config.distill, mixup=config.mixup, cutmix=config.cutmix)
+                                distill=config.distill, mixup=config.mixup, cutmix=config.cutmix, crop=config.crop)
     listener.on_run_begin({"arch": config.arch, "epochs": config.epochs, "initial_epoch": state["epochs_done"],
                            "train_size": len(train_split), "val_size": len(splits["public"]),
                            "steps_per_epoch": math.ceil(len(train_split) / config.batch_size),
@@ -195,14 +209,13 @@ def train(
         model.fit(
             fit_input(train_batches),
             steps_per_epoch=len(train_batches),
-            validation_data=FaceBatches(splits["public"], 256),
+            validation_data=FaceBatches(splits["public"], 256, crop=config.crop),
             epochs=config.epochs,
             initial_epoch=state["epochs_done"],
             class_weight=class_weights(train_split, config.class_weight),
             shuffle=False,  # FaceBatches orders each epoch itself, repeatably from the seed
             callbacks=[
-                keras.callbacks.LearningRateScheduler(
-                    lambda epoch, _lr=None: cosine_lr(hp.get("learning_rate"), plan["epochs"])(epoch)),
+                _schedule(config, hp.get("learning_rate"), plan),
                 *budget,
                 _Checkpointer(ckpt, state, cancel),
                 ListenerBridge(listener, cancel),
@@ -217,6 +230,10 @@ def train(
 
     listener.on_measure_begin()
     best = keras.models.load_model(ckpt / "best.keras")
+    extra = {}
+    if config.crop:  # the saved model takes a 48x48 face and reads its centre crop, as the app reads faces
+        best = with_centre_crop(hp, best)
+        extra["evaluation_ten_crop"] = test_readings(Predictor(best, ten_crop=True), splits)[0]
     summary = finish_artifact(
         best, out, splits, arch=config.arch, hyperparameters=hp.values,
         training={"command": command, "kind": "train", "config": asdict(config),
@@ -225,11 +242,35 @@ def train(
                   "cancelled": cancel.cancelled,
                   "started_from_commands": _commands_before(config) + state["commands"][:-1],
                   "distribute": config.distribute, "replicas": replicas},
-        train_faces_used=len(train_split),
+        train_faces_used=len(train_split), **extra,
     )
     summary |= {"epochs_done": state["epochs_done"], "best_epoch": state["best_epoch"], "cancelled": cancel.cancelled}
+    summary |= extra
     listener.on_run_end(summary)
     return summary
+
+
+def _check_recipe(config: TrainConfig) -> None:
+    if config.crop is not None and not 8 <= config.crop < FACE_SIZE:
+        raise FercoreError(f"--crop takes a side of 8 to {FACE_SIZE - 1} pixels (faces are {FACE_SIZE}x{FACE_SIZE}), "
+                           f"got {config.crop}.")
+    for name, value, choices in (("--optimizer", config.optimizer, OPTIMIZERS),
+                                 ("--schedule", config.schedule, SCHEDULES),
+                                 ("--plateau-monitor", config.plateau_monitor, PLATEAU_MONITORS)):
+        if value not in choices:
+            raise FercoreError(f"{name} is one of {', '.join(choices)}, got {value!r}.")
+    if not 0 < config.plateau_factor < 1 or config.plateau_patience < 0:
+        raise FercoreError("--plateau-factor is between 0 and 1, and --plateau-patience at least 0.")
+
+
+def _schedule(config: TrainConfig, base: float, plan: dict) -> keras.callbacks.Callback:
+    """The learning rate's course: cosine_lr over the planned epochs (shortened by a time limit), or a cut
+    by plateau_factor whenever PublicTest's plateau_monitor has not improved for plateau_patience epochs."""
+    if config.schedule == "plateau":
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor=config.plateau_monitor, mode="max" if config.plateau_monitor == "val_accuracy" else "min",
+            factor=config.plateau_factor, patience=config.plateau_patience, min_lr=base / 1000)
+    return keras.callbacks.LearningRateScheduler(lambda epoch, _lr=None: cosine_lr(base, plan["epochs"])(epoch))
 
 
 def make_strategy(config: TrainConfig):
@@ -338,8 +379,8 @@ def _resume_state(ckpt: Path, config: TrainConfig) -> dict | None:
     if not (ckpt / "last.keras").is_file():
         return None
     saved = state.get("config", {})
-    for key in ("arch", "batch_size", "subset", "seed", "hparams", "holdout"):
-        if saved.get(key) != asdict(config)[key]:
+    for key in ("arch", "batch_size", "subset", "seed", "hparams", "holdout", "crop", "optimizer"):
+        if saved.get(key, getattr(TrainConfig, key, None)) != asdict(config)[key]:  # an older state lacks new keys
             raise FercoreError(f"Cannot resume: the checkpoint in {ckpt} was trained with {key}={saved.get(key)!r}, "
                                f"this run asks for {asdict(config)[key]!r}. Use the same settings or drop --resume.")
     return state
