@@ -262,7 +262,8 @@ def _teachers(args) -> int:
 
     splits = load_fer2013(args.data, splits=("train", "public"))
     readings = read_teachers(args.sources, splits, command=_command_line(), ten_crop=args.ten_crop)
-    print(f"wrote {save_teachers(args.out, readings)}\nPublicTest accuracy, as the app reads faces:")
+    reading = "each face read as ten crops" if args.ten_crop else "as the app reads faces"
+    print(f"wrote {save_teachers(args.out, readings)}\nPublicTest accuracy, {reading}:")
     for name, accuracy in public_accuracies(readings, splits["public"].labels).items():
         print(f"  {name:<24}{accuracy:.4f}")
     return 0
