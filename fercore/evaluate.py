@@ -86,7 +86,7 @@ def _report_of(split: Split, probabilities: np.ndarray, tta: bool, ten_crop: boo
 
 
 def _ten_crop(predictor, tta: bool) -> bool:
-    return tta and getattr(predictor, "ten_crop", False)
+    return tta and predictor.ten_crop
 
 
 def majority_rate(split: Split) -> float:
