@@ -10,6 +10,10 @@ class UnknownSessionCode(StoreError):
     pass
 
 
+class UnknownClassCode(StoreError):
+    pass
+
+
 class WrongEducatorToken(StoreError):
     pass
 

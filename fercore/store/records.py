@@ -100,6 +100,53 @@ class Session:
     questions: int
     level: int
     created_at: datetime
+    class_code: str | None = None  # the class it is run in, if any
+
+
+@dataclass(frozen=True)
+class Classroom:
+    """A class that lasts: sessions are run in it, and its educator follows the learners who joined."""
+
+    code: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Membership:
+    classroom: Classroom
+    joined_at: datetime  # the class's educator sees the learner's answers from then on
+
+
+@dataclass(frozen=True)
+class Focus:
+    """A next step an educator sets for one learner or the whole class."""
+
+    classroom: Classroom
+    learner: str | None  # None: the whole class
+    emotions: tuple[str, ...]
+    level: int
+    note: str
+    set_at: datetime
+
+
+@dataclass(frozen=True)
+class ClassMember:
+    """One learner as the class's educator sees them: only answers since joining, in the class's sessions or
+    on their own."""
+
+    name: str
+    joined_at: datetime
+    answers: list[StoredAnswer]  # oldest first
+    focus: Focus | None  # set for this learner alone
+
+
+@dataclass(frozen=True)
+class ClassView:
+    classroom: Classroom
+    members: list[ClassMember]  # by name, never by score
+    focus: Focus | None  # set for the whole class
+    sessions: list[Session]  # run in the class, newest first
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 4  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
-# 4 answers.question_id
+SCHEMA_VERSION = 5  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+# 4 answers.question_id, 5 classes (classes, class_members, focuses, sessions.class_code)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -33,6 +33,27 @@ CREATE TABLE IF NOT EXISTS learners (
     name        TEXT NOT NULL,             -- as first typed
     key_hash    TEXT NOT NULL,             -- sha256 of the learner's key, never the key
     created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS classes (
+    code        TEXT PRIMARY KEY,          -- the join code (never the same as a session's)
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,             -- sha256 of the educator token, never the token
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_members (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,             -- learners.folded
+    joined_at   TEXT NOT NULL,             -- the educator sees the learner's answers from then on
+    PRIMARY KEY (class_code, learner)
+);
+CREATE TABLE IF NOT EXISTS focuses (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,             -- learners.folded, or '' for the whole class
+    emotions    TEXT NOT NULL,             -- comma-separated emotion names
+    level       INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    set_at      TEXT NOT NULL,
+    PRIMARY KEY (class_code, learner)
 );
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
@@ -71,6 +92,27 @@ CREATE TABLE IF NOT EXISTS learners (
     key_hash    TEXT NOT NULL,
     created_at  TEXT COLLATE "C" NOT NULL
 );
+CREATE TABLE IF NOT EXISTS classes (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_members (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,
+    joined_at   TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (class_code, learner)
+);
+CREATE TABLE IF NOT EXISTS focuses (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,
+    emotions    TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    set_at      TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (class_code, learner)
+);
 CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
@@ -79,6 +121,7 @@ CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
 # gains them at the end of the table, a new one right after its tables are made.
 ADDED_COLUMNS = {
     "answers": {"question_id": "TEXT"},  # the question answered: one answer per question, however often sent
+    "sessions": {"class_code": "TEXT"},  # the class a session is run in, if any
 }
 # Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.
 ADDED_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"

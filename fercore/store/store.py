@@ -20,12 +20,13 @@ import numpy as np
 
 from fercore.labels import EMOTIONS
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
-from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownSessionCode, WrongEducatorToken,
-                                  WrongLearnerKey)
+from fercore.store.classrooms import Classrooms
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownSessionCode,
+                                  WrongEducatorToken, WrongLearnerKey)
 from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
                                     normalize_nickname)
-from fercore.store.records import (Answer, DisplayChoices, Period, Session, SessionReport, SessionResult,
-                                   StoredAnswer, Tally, YouVsModel)
+from fercore.store.records import (Answer, Classroom, DisplayChoices, Period, Session, SessionReport,
+                                   SessionResult, StoredAnswer, Tally, YouVsModel)
 from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
 
 RETENTION_DAYS = 180
@@ -47,7 +48,7 @@ def retention_days() -> int:
     return days
 
 
-class Store:
+class Store(Classrooms):
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float | None = None):
         """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB.
         busy_timeout: seconds a SQLite write waits for another program's lock before it says so (default
@@ -98,11 +99,14 @@ class Store:
         return rows[0][0]
 
     def forget_learner(self, nickname: str, key: str) -> int:
-        """Delete the learner, their answers and display choices; returns how many answers went."""
+        """Delete the learner, their answers, display choices and places in classes; returns how many
+        answers went."""
         name = self.sign_in(nickname, key)
         answers, *_ = self._execute_together(("DELETE FROM answers WHERE NOCASE(learner) = NOCASE(?)", (name,)),
                                              ("DELETE FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
                                               (name,)),
+                                             ("DELETE FROM focuses WHERE learner = ?", (name.casefold(),)),
+                                             ("DELETE FROM class_members WHERE learner = ?", (name.casefold(),)),
                                              ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
         return answers
 
@@ -184,8 +188,10 @@ class Store:
 
     # Educators: class sessions
 
-    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int) -> tuple[Session, str]:
-        """A new session and its educator token; show the token once, only its hash is kept."""
+    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int,
+                       class_code: str | None = None, class_token: str | None = None) -> tuple[Session, str]:
+        """A new session and its educator token; show the token once, only its hash is kept. Run in a class
+        (class_code and its token), the class's token opens the session too."""
         name, emotions = " ".join(str(name).split()), set(emotions)
         chosen = tuple(e for e in EMOTIONS if e in emotions)
         if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
@@ -195,27 +201,33 @@ class Store:
             raise StoreError(f"A session name can have at most {SESSION_NAME_MAX} characters: it is shown "
                              "on every learner's screen.")
         self.expire(retention_days())  # a long-running server expires old data as new sessions start
-        token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
+        in_class = self._authorize_class(class_code, class_token).code if class_code else None
+        token = class_token if in_class else "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
         created = datetime.now(timezone.utc)
-        while True:
-            code = _random_text(CODE_LENGTH)
-            try:
-                self._execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
-                               created.isoformat()))
-                return Session(code, name, chosen, int(questions), int(level), created), token
-            except self._db.IntegrityError:
-                continue  # the code is taken: draw another
+        code = self._insert_under_new_code(
+            "INSERT INTO sessions (code, name, emotions, questions, level, token_hash, created_at, class_code) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, ",".join(chosen), int(questions), int(level), _hash(token), created.isoformat(), in_class))
+        return Session(code, name, chosen, int(questions), int(level), created, in_class), token
 
     def join_session(self, code: str) -> Session:
-        code = normalize_code(code)
-        rows = self._execute("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
-                             (code,))
-        if not rows:
-            raise UnknownSessionCode(f"There is no session with the code {code or '(empty)'}. "
+        sessions = self._sessions("code = ?", (normalize_code(code),))
+        if not sessions:
+            raise UnknownSessionCode(f"There is no session with the code {normalize_code(code) or '(empty)'}. "
                                      "Check the code with your educator.")
-        code, name, emotions, questions, level, created_at = rows[0]
-        return Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created_at))
+        return sessions[0]
+
+    def find_code(self, code: str) -> Session | Classroom:
+        """What a learner's code opens: a class session, else a class."""
+        try:
+            return self.join_session(code)
+        except UnknownSessionCode:
+            try:
+                return self.classroom(code)
+            except UnknownClassCode:
+                raise UnknownSessionCode(f"There is no class or session with the code "
+                                         f"{normalize_code(code) or '(empty)'}. Check the code with your "
+                                         "educator.") from None
 
     def session_report(self, code: str, token: str) -> SessionReport:
         session = self._authorize(code, token)
@@ -261,21 +273,51 @@ class Store:
     # Retention
 
     def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
-        """Delete answers and sessions older than `days` (a session's answers go with it), and learners
-        registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
+        """Delete answers and sessions older than `days` (a session's answers go with it), classes unused
+        that long (nobody joined, no session run, no next step set), and learners registered that long ago
+        who have no answers left. Returns (answers, sessions) deleted."""
         cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
         old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
         idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
+        idle_classes = ("created_at < ?1 "
+                        "AND code NOT IN (SELECT class_code FROM class_members WHERE joined_at >= ?1) "
+                        "AND code NOT IN (SELECT class_code FROM focuses WHERE set_at >= ?1) "
+                        "AND code NOT IN (SELECT class_code FROM sessions WHERE class_code IS NOT NULL "
+                        "AND created_at >= ?1)")
         answers, sessions, *_ = self._execute_together(
             (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions})", (cutoff,)),
             ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
+            (f"DELETE FROM classes WHERE {idle_classes}", (cutoff,)),  # members and next steps go with it
             ("DELETE FROM display_choices WHERE NOCASE(learner) IN "
              f"(SELECT NOCASE(name) FROM learners WHERE {idle_learners})", (cutoff,)),
+            (f"DELETE FROM focuses WHERE learner IN (SELECT folded FROM learners WHERE {idle_learners})", (cutoff,)),
+            (f"DELETE FROM class_members WHERE learner IN (SELECT folded FROM learners WHERE {idle_learners})",
+             (cutoff,)),
             (f"DELETE FROM learners WHERE {idle_learners}", (cutoff,)),
         )
         return answers, sessions
 
     # The database
+
+    def _insert_under_new_code(self, sql: str, rest: tuple) -> str:
+        """Insert a row whose first value is a new join code, one that no session or class has; returns it."""
+        while True:
+            code = _random_text(CODE_LENGTH)
+            if self._execute("SELECT 1 FROM sessions WHERE code = ?1 UNION SELECT 1 FROM classes WHERE code = ?1",
+                             (code,)):
+                continue
+            try:
+                self._execute(sql, (code, *rest))
+                return code
+            except self._db.IntegrityError:
+                continue  # taken meanwhile: draw another
+
+    def _sessions(self, where: str, params: tuple) -> list[Session]:
+        """Sessions, newest first."""
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, class_code FROM sessions "
+                             f"WHERE {where} ORDER BY created_at DESC", params)
+        return [Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created),
+                        class_code) for code, name, emotions, questions, level, created, class_code in rows]
 
     def _answers(self, where: str, params: tuple, limit: int | None = None) -> list[StoredAnswer]:
         columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at"
