@@ -12,6 +12,30 @@ from ui.text import plain
 st.title("Your progress")
 
 
+def your_classes(learner: str) -> None:
+    """Which educators see this learner's answers, and a way to stop that."""
+    memberships = store().memberships(learner)
+    if not memberships:
+        return
+    st.subheader("Your classes")
+    st.write("The educators of these classes see the answers you give from the day you joined, under your "
+             "nickname. Leave a class and its educator sees none of your answers any more.")
+    for membership in memberships:
+        name, code = membership.classroom.name, membership.classroom.code
+        text, button = st.columns([3, 1], vertical_alignment="center")
+        text.write(f"**{plain(name)}**, joined {membership.joined_at:%d %B %Y}")
+        button.button(f"Leave {name}", key=f"leave-{code}", on_click=leave, args=(learner, code, name))
+
+
+def leave(learner: str, code: str, name: str) -> None:
+    try:
+        store().leave_class(learner, code)
+    except StoreError as exc:
+        st.session_state["left"] = plain(exc)
+        return
+    st.session_state["left"] = f"You have left {plain(name)}: its educator no longer sees your answers."
+
+
 def forget_me(learner: str) -> None:
     """Delete everything kept under the nickname, after the key is typed once more."""
     with st.expander("Delete all my answers"):
@@ -37,6 +61,8 @@ def forget(learner: str) -> None:
 
 if "forgotten" in st.session_state:
     st.success(st.session_state.pop("forgotten"))
+if "left" in st.session_state:
+    st.info(st.session_state.pop("left"))
 learner = signed_in_learner()
 if learner is None:
     st.info("Type the nickname and key you use in the quiz to see your progress.")
@@ -45,6 +71,7 @@ with store_trouble_said():  # the page reads the store all the way down
     answers = store().answers(learner)
     if not answers:
         st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+        your_classes(learner)
         forget_me(learner)
         st.stop()
 
@@ -76,4 +103,5 @@ with store_trouble_said():  # the page reads the store all the way down
     st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
                                 "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
                                for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
+    your_classes(learner)
     forget_me(learner)

@@ -5,11 +5,12 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from fercore.coaching import focus_words
 from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
 from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
-from fercore.store import StoreError
+from fercore.store import Classroom, StoreError
 from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
 from ui import charts
@@ -48,7 +49,9 @@ def settings(class_session):
     return level, focus or None
 
 
-def join_class():
+def join_class(learner):
+    """The session the code opens, if any. A class's code, or a session run in a class the learner is not in,
+    offers to join that class."""
     if "class_code" not in st.session_state and "code" in st.query_params:  # opened by a class's join link
         st.session_state["class_code"] = st.query_params["code"][:12]
     code = st.text_input("Class code (optional)", key="class_code", max_chars=12,
@@ -56,10 +59,57 @@ def join_class():
     if not code:
         return None
     try:
-        return store().join_session(code)
+        found = store().find_code(code)
+        if isinstance(found, Classroom):
+            class_membership(learner, found)
+            return None
+        if found.class_code:
+            class_membership(learner, store().classroom(found.class_code))
+        return found
     except FercoreError as exc:
         st.warning(plain(exc))
         return None
+
+
+def class_membership(learner, classroom):
+    """Joining is the learner's choice: it lets the class's educator see their answers from then on."""
+    said = st.session_state.pop("join_problem", None)
+    if said:
+        st.warning(said)
+    if any(m.classroom.code == classroom.code for m in store().memberships(learner)):
+        st.caption(f"You are in the class {plain(classroom.name)}: its educator sees your answers from the day you "
+                   "joined. You can leave it on your Progress page.")
+        return
+    st.info(f"**{plain(classroom.name)}** is a class. If you join it, its educator sees the answers you give "
+            "from now on, here and on your own, under your nickname; other learners see nothing.")
+    st.button(f"Join {classroom.name}", key=f"join-{classroom.code}", on_click=join_classroom,
+              args=(classroom.code,))
+
+
+def join_classroom(code: str) -> None:
+    state = st.session_state
+    try:
+        store().join_class(state["learner"], code)
+    except (StoreError, KeyError) as exc:
+        state["join_problem"] = plain(exc) if isinstance(exc, StoreError) else "Sign in first."
+
+
+def educator_suggestion(learner, class_session) -> None:
+    """The next step an educator set, and one press to start it; the adaptive practice works inside it."""
+    if class_session:
+        return
+    focus = store().suggested_focus(learner)
+    if focus is None:
+        return
+    state = st.session_state
+    if state.get("level") == focus.level and sorted(state.get("focus") or []) == sorted(focus.emotions):
+        st.caption(f"Practising what your educator suggested: {plain(focus_words(focus))}.")
+        return
+    with st.container(border=True):
+        st.write(f"Your educator suggests practising {plain(focus_words(focus))}."
+                 + (f" {plain(focus.note)}" if focus.note else ""))
+        st.button("Start this practice", on_click=st.session_state.update,
+                  kwargs={"focus": list(focus.emotions), "level": focus.level, "question": None, "result": None})
 
 
 def ask(pool, learner, level, focus, class_session):
@@ -227,7 +277,9 @@ if learner is None:
     st.info("Type a nickname to start. Your answers are kept under it, and only your key opens them.")
     st.stop()
 with code_box:
-    class_session = join_class()
+    class_session = join_class(learner)
+with store_trouble_said():
+    educator_suggestion(learner, class_session)
 level, focus = settings(class_session)
 try:
     pool = quiz_pool()

@@ -77,7 +77,7 @@ def test_a_wrong_class_code_is_explained(quiz_env):
     app = _page("Kim")
     app.text_input(key="class_code").input("ZZZZZZ")
     app.run()
-    assert not app.exception and "no session" in app.warning[0].value.lower()
+    assert not app.exception and "no class or session" in app.warning[0].value.lower()
 
 
 def test_without_the_dataset_the_quiz_says_how_to_get_it(quiz_env, monkeypatch, tmp_path):

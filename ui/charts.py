@@ -78,7 +78,7 @@ def best_so_far(trials: list[dict]) -> go.Figure:
     return fig
 
 
-def progress_trends(lines: dict, window: int) -> go.Figure:
+def progress_trends(lines: dict, window: int, whose: str = "your") -> go.Figure:
     """Smoothed share of answers matching the label, per emotion and overall, against answers so far.
     Every line has its own dash pattern as well as its colour, so colour is never the only key."""
     fig = go.Figure()
@@ -88,7 +88,7 @@ def progress_trends(lines: dict, window: int) -> go.Figure:
     for kind in [k for k in styles if k in lines]:  # the legend in the usual order of emotions
         xs, ys = lines[kind]
         fig.add_scatter(x=xs, y=ys, name=kind, mode="lines", line=styles[kind])
-    fig.update_layout(title=f"Matching the label: each point is your latest {window} answers of that kind",
+    fig.update_layout(title=f"Matching the label: each point is {whose} latest {window} answers of that kind",
                       xaxis=dict(title="answers so far", rangemode="tozero"),
                       yaxis=dict(range=[0, 1.05], tickformat=".0%"), height=400, **LAYOUT)
     return fig
