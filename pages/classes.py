@@ -66,7 +66,8 @@ def class_page(code: str, token: str) -> None:
         return
     classroom = view.classroom
     st.subheader(f"{plain(classroom.name)} ({classroom.code}): {len(view.members)} learner(s)")
-    st.caption(f"Learners join by typing {classroom.code} in the quiz, or by opening {join_link(classroom.code)}")
+    st.write(f"Learners join by typing **{classroom.code}** in the quiz, or by opening this link:")
+    st.code(join_link(classroom.code), language=None)
     st.button("Show the latest answers")  # any press redraws the page with what is stored now
     next_step_form(view, None)
     session_form(view)

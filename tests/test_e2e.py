@@ -398,6 +398,83 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         assert store.sign_in("robin", key) == "Robin"
 
 
+def test_a_class_lasts_over_sessions_its_educator_sets_a_next_step_and_a_learner_who_leaves_is_gone(browser, app):
+    url, store = app
+    with new_page(browser) as teacher, new_page(browser) as ana, new_page(browser) as ben:
+        open_page(teacher, url, "Classes")
+        type_into(teacher, "Class name", "Blue group")
+        created = teacher.get_by_test_id("stAlertContentSuccess")
+        created.wait_for()
+        code = re.search(r"code (\w+)", created.inner_text()).group(1)
+        token = re.search(r"token is (\S+)\.", teacher.get_by_test_id("stAlertContentWarning").inner_text()).group(1)
+        teacher.get_by_role("tab", name="Open a class").click()
+        settled(teacher)
+        teacher.get_by_text("Run a class session in this class").click()
+        sessions = []
+        for name in ("Week 1", "Week 2"):  # two sessions of one face each, run in the class
+            settled(teacher)
+            teacher.get_by_role("spinbutton", name="Faces per learner").fill("1")
+            type_into(teacher, "Session name", name)
+            started = teacher.get_by_test_id("stAlertContentSuccess").filter(has_text=f"Session {name} created")
+            started.wait_for()
+            sessions.append(re.search(r"code (\w+)", started.inner_text()).group(1))
+
+        for learner, name in ((ana, "Ana"), (ben, "Ben")):
+            learner.goto(f"{url}/quiz?code={code}")  # the class's join link
+            sign_in(learner, name)
+            learner.get_by_role("button", name="I have kept my key").click()
+            learner.get_by_text("If you join it, its educator sees the answers you give").wait_for()
+            settled(learner)
+            learner.get_by_role("button", name="Join Blue group").click()
+            learner.get_by_text("You are in the class Blue group").wait_for()
+            settled(learner)
+            asked = question_id(choice_buttons(learner).first)  # the face shown before a session's code
+            for session in (*sessions, ""):  # both sessions, then on their own
+                type_into(learner, "Class code (optional)", session)
+                _, asked = answer_one_question(learner, asked)
+        accessible(ana, "a learner in a class")
+
+        teacher.get_by_role("button", name="Show the latest answers").click()
+        teacher.get_by_role("heading", name=re.compile(rf"Blue group \({code}\): 2 learner")).wait_for()
+        for name in ("Ana", "Ben"):
+            teacher.get_by_test_id("stExpander").get_by_text(name, exact=True).click()
+            teacher.get_by_text(re.compile(r"Since then 3 face\(s\), 2 in class sessions and 1 on their own")).nth(
+                ("Ana", "Ben").index(name)).wait_for()
+            teacher.get_by_text(f"{name}'s latest 20 answers").wait_for()  # the trend chart's title
+        whole = teacher.get_by_test_id("stForm").filter(has_text="Next step for the whole class")
+        emotions = whole.get_by_role("combobox", name="Emotions to practise")
+        for emotion in ("fear", "sad"):
+            # By keyboard: with the learners' parts open, a first click on the box only focused it.
+            emotions.focus()
+            emotions.press("ArrowDown")
+            teacher.get_by_role("option", name=emotion, exact=True).click()
+            whole.get_by_text(emotion, exact=True).wait_for()  # chosen: shown as a tag in the box
+        emotions.press("Escape")  # the open list covers the form's button
+        whole.get_by_role("button", name="Set this next step").click()
+        whole.get_by_text("Now: fear and sad at level 1").wait_for()
+        no_traceback(teacher)
+        accessible(teacher, "the class view")
+        shot(teacher, "class-view")
+
+        open_nav(ana, "Quiz")
+        ana.get_by_text("Your educator suggests practising fear and sad at level 1.").wait_for()
+        ana.get_by_role("button", name="Start this practice").click()
+        ana.get_by_text("Practising what your educator suggested: fear and sad at level 1.").wait_for()
+        nothing_stale(ana)
+        offered = {b.inner_text().strip().lower() for b in choice_buttons(ana).all()}
+        assert offered and offered <= {"fear", "sad"}
+
+        open_nav(ben, "Progress")
+        ben.get_by_role("button", name="Leave Blue group").click()
+        ben.get_by_text("You have left Blue group").wait_for()
+        teacher.get_by_role("button", name="Show the latest answers").click()
+        teacher.get_by_role("heading", name=re.compile(rf"Blue group \({code}\): 1 learner")).wait_for()
+        settled(teacher)  # the run's end clears what earlier runs drew
+        assert teacher.get_by_test_id("stExpander").get_by_text("Ben", exact=True).count() == 0
+        assert [m.name for m in store.class_view(code, token).members] == ["Ana"]
+        assert [a.session for a in store.answers("Ben")] == [*sessions, None]  # his answers stay his
+
+
 def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answers_given_on_the_other(
         browser, postgres_url, tmp_path):
     """Two `streamlit run app.py` processes on two ports with one FER_DB URL, as behind a reverse proxy
