@@ -34,9 +34,16 @@ PRIVACY = """
   once; the server keeps only a fingerprint of it, so nobody can look it up.
 - **In a class session**, your educator sees your nickname and your answers in that session, never your
   other practice. Other learners see nothing of yours, and nobody is ranked.
+- **In a class** (one that lasts from week to week), you choose to join. From the day you join, its
+  educator sees your nickname and the answers you give on your own and in the class's sessions, never
+  those from before or from another educator's sessions, and may suggest what to practise next or print a
+  one-page report of your practice to share with your family or school. Your Progress page lists your
+  classes; leave one and its educator sees none of your answers any more.
 - **Forget me.** On the Progress page, "Delete all my answers" deletes your nickname, your answers and your
-  display choices, at once and for good. An educator can delete a session with all its answers.
-- **Nothing is kept for ever.** Answers and sessions older than {days} days are deleted on their own.
+  display choices, and takes you out of every class, at once and for good. An educator can delete a
+  session with all its answers.
+- **Nothing is kept for ever.** Answers and sessions older than {days} days are deleted on their own, and
+  so is a class nobody has used for that long.
 - **The model everyone uses** can only be changed by this server's maintainer, who also decides who trains.
 """
 
