@@ -118,7 +118,8 @@ h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }} h2 {{ font-size: 1.1em; margin-
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 1px solid #555; padding: 0.3em 0.5em; text-align: left; }}
 .small {{ font-size: 0.9em; color: #333; }}
-@media print {{ body {{ margin: 0; max-width: none; }} @page {{ margin: 1.5cm; }} }}
+@media print {{ body {{ margin: 0; max-width: none; font-size: 10.5pt; line-height: 1.35; }}
+  h2 {{ margin: 0.9em 0 0.3em; }} td, th {{ padding: 0.15em 0.4em; }} @page {{ margin: 1.5cm; }} }}
 </style></head><body>
 <h1>Practice report: {e(summary.name)}</h1>
 <p class="small">Class {e(class_name)} · made {now:%d %B %Y}</p>

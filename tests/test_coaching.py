@@ -52,3 +52,27 @@ def test_the_report_says_what_was_practised_the_trends_confusions_and_next_step_
     assert "practise fear and sad at level 2" in page and "Eyebrows &amp; eyes" in page
     assert "&lt;script&gt;x&lt;/script&gt; Great week" in page and "<script>" not in page
     assert "@media print" in page and "65%" in page
+
+
+def test_a_full_report_prints_on_one_a4_page_in_chromium():
+    import os
+    import re
+    from pathlib import Path
+
+    import pytest
+    from browser import CHROMIUM, chromium
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("FER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FER_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    every_emotion = [(true, (true + shift) % 7) for true in range(7) for shift in (0, 0, 1, 0, 2, 0, 0, 0)]
+    classroom = Classroom("QWERTY", "Blue group", NOW)
+    focus = Focus(classroom, "Zoe", ("fear", "sad"), 2, "Look at the eyebrows first, then the mouth. " * 5, NOW)
+    page_html = report_html(summarize("Zoe", answers(*every_emotion)), classroom.name, focus,
+                            "A good week: calm and focused. " * 8, NOW)
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_content(page_html)
+        pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
