@@ -88,10 +88,12 @@ def class_membership(learner, classroom):
 
 def join_classroom(code: str) -> None:
     state = st.session_state
+    if not state.get("learner"):  # a press after signing out
+        return
     try:
         store().join_class(state["learner"], code)
-    except (StoreError, KeyError) as exc:
-        state["join_problem"] = plain(exc) if isinstance(exc, StoreError) else "Sign in first."
+    except StoreError as exc:
+        state["join_problem"] = plain(exc)
 
 
 def educator_suggestion(learner, class_session) -> None:
