@@ -308,7 +308,7 @@ class Store:
                        permission: bool = False) -> int:
         """Add (label, colour crop, 48x48 reading copy) faces, all of them or none; returns how many.
         permission: the owner confirmed the people shown agreed."""
-        deck, faces = self._deck_for_owner(code, token), list(faces)
+        deck, faces = self.owned_deck(code, token), list(faces)
         if not permission:
             raise StoreError("Confirm that you have the permission of the people shown before adding their faces.")
         if any(not 0 <= label < len(EMOTIONS) or len(crop) > CROP_BYTES_MAX for label, crop, _ in faces):
@@ -326,24 +326,24 @@ class Store:
         return len(faces)
 
     def relabel_deck_face(self, code: str, token: str, face_id: int, label: int) -> None:
-        deck = self._deck_for_owner(code, token)
+        deck = self.owned_deck(code, token)
         if not 0 <= label < len(EMOTIONS):
             raise StoreError(f"Choose one of the seven emotions: {', '.join(EMOTIONS)}.")
         self._execute("UPDATE deck_faces SET label = ? WHERE id = ? AND deck = ?", (int(label), int(face_id), deck.code))
 
     def remove_deck_face(self, code: str, token: str, face_id: int) -> None:
-        deck = self._deck_for_owner(code, token)
+        deck = self.owned_deck(code, token)
         self._execute("DELETE FROM deck_faces WHERE id = ? AND deck = ?", (int(face_id), deck.code))
 
     def delete_deck(self, code: str, token: str) -> int:
         """Delete the deck, its faces and every answer given on it, for good; returns how many faces went."""
-        deck = self._deck_for_owner(code, token)
+        deck = self.owned_deck(code, token)
         _, faces, _ = self._execute_together(("DELETE FROM answers WHERE deck = ?", (deck.code,)),
                                              ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
                                              ("DELETE FROM decks WHERE code = ?", (deck.code,)))
         return faces
 
-    def _deck_for_owner(self, code: str, token: str | None) -> Deck:
+    def owned_deck(self, code: str, token: str | None) -> Deck:
         deck = self.open_deck(code)
         (stored,) = self._execute("SELECT token_hash FROM decks WHERE code = ?", (deck.code,))[0]
         if not token or not hmac.compare_digest(_hash(token), stored):
