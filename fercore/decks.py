@@ -26,6 +26,7 @@ from fercore.faces import colour_crop, find_faces
 from fercore.images import MAX_FILE_MB, decode_image, fit_within, to_gray, to_rgb
 from fercore.labels import EMOTIONS, FACE_SIZE, INDEX
 from fercore.photo import draw_boxes
+from fercore.quiz import DECK_FACE, QuizError, QuizPool, pool_of
 from fercore.store import DECK_FACES_MAX, Deck, DeckFace, Store
 
 CROP_SIDE = 192  # the colour crop: 4x FER2013's side, sharp on screen, about 10 KB as JPEG
@@ -150,6 +151,17 @@ def face_pictures(faces: list[DeckFace]) -> tuple[list[np.ndarray], np.ndarray]:
     readings = np.stack([_decoded(face.reading, cv2.IMREAD_GRAYSCALE) for face in faces]) if faces else \
         np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
     return colour, readings
+
+
+def deck_pool(faces: list[DeckFace], code: str, predictor) -> QuizPool:
+    """A quiz pool of the deck's faces: the owner's labels, the model's readings, the colour pictures.
+    predictor: an object with .probabilities(faces), e.g. fercore.predict.Predictor."""
+    if not faces:
+        raise QuizError(f"The deck {code} has no faces yet: its owner adds them on the Practice decks page.")
+    readings = np.stack([_decoded(face.reading, cv2.IMREAD_GRAYSCALE) for face in faces])
+    ids = np.array([f"{DECK_FACE}{code}:{face.id}" for face in faces])
+    return pool_of(readings, [face.label for face in faces], ids, predictor.probabilities(readings),
+                   tuple(face.crop for face in faces))
 
 
 def export_deck(store: Store, code: str, token: str) -> bytes:

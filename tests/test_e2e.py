@@ -373,7 +373,7 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         open_nav(student, "Progress")
         metric(student, "Faces answered").wait_for()
         open_nav(student, "Quiz")
-        assert student.get_by_role("textbox", name="Class code (optional)").input_value() == code
+        assert student.get_by_role("textbox", name="Class or deck code (optional)").input_value() == code
         student.get_by_text("Tuesday group: face 2 of 10").wait_for()
         next_face(student, asked)  # back where they left: the reveal
         answer_one_question(student, asked)
@@ -421,7 +421,7 @@ def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answer
 
         open_page(student, second, "Quiz")
         sign_in(student, "Kim")
-        type_into(student, "Class code (optional)", code)
+        type_into(student, "Class or deck code (optional)", code)
         student.get_by_text("Two servers: face 1 of 10").wait_for()
         picked, _ = answer_one_question(student)
 

@@ -169,3 +169,34 @@ def test_an_answer_the_database_cannot_take_is_not_revealed_and_the_learner_is_t
     assert {m.label: m.value for m in app.metric}["You chose"] == guess.lower()
     assert not app.warning
     assert [a.guess for a in Store(quiz_env).answers("Sam")] == [EMOTIONS.index(guess.lower())]
+
+
+def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_until_it_is_deleted(
+        real_data_path, quiz_env):  # the real faces' folder, read before quiz_env points FER_DATA at tiny ones
+    from deck_photos import labelled_faces, photos_zip
+
+    from fercore.decks import add_faces, faces_of, read_zip
+
+    owner = Store(quiz_env)
+    deck, token = owner.create_deck("Our family")
+    labelled = labelled_faces(real_data_path, 4)
+    add_faces(owner, deck.code, token, faces_of(read_zip(photos_zip(labelled), "family.zip")), permission=True)
+    app = _page("Sam")
+    app.text_input(key="class_code").input(deck.code.lower())
+    app.run()
+    assert not app.exception
+    question = [img.alt for element in app.get("image") for img in element.proto.imgs]
+    assert question == ["A face from the practice deck Our family, in colour. Which emotion do you see?"]
+    _choice_buttons(app)[0].click()
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Dataset label"] in {emotion for emotion, _ in labelled}  # the deck's own labels
+    assert len([img for element in app.get("image") for img in element.proto.imgs]) == 2  # face and heatmap
+    kept = owner.answers("Sam", deck=deck.code)
+    assert len(kept) == 1 and kept[0].face_id.startswith(f"deck:{deck.code}:") and owner.answers("Sam") == []
+
+    owner.delete_deck(deck.code, token)
+    next(b for b in app.button if b.label == "Next face").click()
+    app.run()
+    assert not app.exception and not _choice_buttons(app)
+    assert "deleted" in app.warning[0].value

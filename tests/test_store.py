@@ -587,13 +587,29 @@ def test_a_version_4_database_keeps_its_answers_and_gains_decks(db):
               "VALUES (?, 'Sam', 'PublicTest_1', ?, ?, ?, 1)", (datetime.now().astimezone().isoformat(), HAPPY, HAPPY, HAPPY))
     else:
         Store(db).record("Sam", answer(HAPPY, HAPPY))
-        for sql in ("ALTER TABLE answers DROP COLUMN deck", "DROP TABLE deck_faces", "DROP TABLE decks",
+        for sql in ("ALTER TABLE answers DROP COLUMN deck", "ALTER TABLE sessions DROP COLUMN deck",
+                    "DROP TABLE deck_faces", "DROP TABLE decks",
                     "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (4)"):
             query(db, sql)
     store = Store(db)
     assert [a.guess for a in store.answers("Sam")] == [HAPPY]
     deck, token = store.create_deck("Family")
+    assert store.create_session("On the deck", EMOTIONS, 5, 1, deck=deck.code)[0].deck == deck.code
     store.add_deck_faces(deck.code, token, crops(1), permission=True)
     store.record("Sam", answer(SAD, SAD), deck=deck.code)
     assert len(store.answers("Sam")) == 1 and len(store.answers("Sam", deck=deck.code)) == 1
     assert schema_version(db) == SCHEMA_VERSION
+
+
+def test_a_class_session_runs_on_a_deck_and_goes_when_the_deck_is_deleted(store):
+    deck, token = store.create_deck("Family")
+    session, educator = store.create_session("Tuesday group", EMOTIONS, 5, 2, deck=deck.code.lower())
+    assert store.join_session(session.code).deck == deck.code
+    store.record("Sam", answer(HAPPY, HAPPY, face=f"deck:{deck.code}:1"), session=session.code, deck=deck.code)
+    assert store.session_report(session.code, educator).learners["Sam"].answered == 1
+    with pytest.raises(UnknownDeckCode):
+        store.create_session("Elsewhere", EMOTIONS, 5, 2, deck="ZZZZZZ")
+    store.delete_deck(deck.code, token)
+    with pytest.raises(UnknownSessionCode):
+        store.join_session(session.code)
+    assert store.answers("Sam", deck=deck.code) == []

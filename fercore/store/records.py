@@ -101,6 +101,7 @@ class Session:
     questions: int
     level: int
     created_at: datetime
+    deck: str | None = None  # the practice deck it runs on; None: FER2013's faces
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Deck:
     name: str
     created_at: datetime
     faces: int
+    version: str = ""  # changes whenever a face is added, removed or relabelled: what a quiz pool is cached by
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 from fercore.labels import NUM_CLASSES
 
 SCHEMA_VERSION = 5  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
-# 4 answers.question_id, 5 decks, deck_faces and answers.deck
+# 4 answers.question_id, 5 decks, deck_faces, answers.deck and sessions.deck
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -111,6 +111,7 @@ ADDED_COLUMNS = {
         "question_id": "TEXT",  # the question answered: one answer per question, however often sent
         "deck": "TEXT REFERENCES decks (code) ON DELETE CASCADE",  # a practice deck's code; NULL: FER2013
     },
+    "sessions": {"deck": "TEXT REFERENCES decks (code) ON DELETE CASCADE"},  # a session run on a deck
 }
 # Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.
 ADDED_INDEXES = ("CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"

@@ -196,9 +196,12 @@ class Store:
 
     # Educators: class sessions
 
-    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int) -> tuple[Session, str]:
-        """A new session and its educator token; show the token once, only its hash is kept."""
+    def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int,
+                       deck: str | None = None) -> tuple[Session, str]:
+        """A new session and its educator token; show the token once, only its hash is kept. deck: the code
+        of a practice deck whose faces the session shows instead of FER2013's."""
         name, emotions = " ".join(str(name).split()), set(emotions)
+        deck = self.open_deck(deck).code if deck else None
         chosen = tuple(e for e in EMOTIONS if e in emotions)
         if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
             raise StoreError("A session needs a name, at least one of the seven emotions, "
@@ -212,22 +215,24 @@ class Store:
         while True:
             code = _random_text(CODE_LENGTH)
             try:
-                self._execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._execute("INSERT INTO sessions (code, name, emotions, questions, level, token_hash, created_at, "
+                              "deck) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                               (code, name, ",".join(chosen), int(questions), int(level), _hash(token),
-                               created.isoformat()))
-                return Session(code, name, chosen, int(questions), int(level), created), token
+                               created.isoformat(), deck))
+                return Session(code, name, chosen, int(questions), int(level), created, deck), token
             except self._db.IntegrityError:
                 continue  # the code is taken: draw another
 
     def join_session(self, code: str) -> Session:
         code = normalize_code(code)
-        rows = self._execute("SELECT code, name, emotions, questions, level, created_at FROM sessions WHERE code = ?",
-                             (code,))
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, deck FROM sessions "
+                             "WHERE code = ?", (code,))
         if not rows:
             raise UnknownSessionCode(f"There is no session with the code {code or '(empty)'}. "
                                      "Check the code with your educator.")
-        code, name, emotions, questions, level, created_at = rows[0]
-        return Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created_at))
+        code, name, emotions, questions, level, created_at, deck = rows[0]
+        return Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created_at),
+                       deck)
 
     def session_report(self, code: str, token: str) -> SessionReport:
         session = self._authorize(code, token)
@@ -290,12 +295,13 @@ class Store:
 
     def open_deck(self, code: str) -> Deck:
         code = normalize_code(code)
-        rows = self._execute("SELECT code, name, created_at, (SELECT COUNT(*) FROM deck_faces WHERE deck = code) "
-                             "FROM decks WHERE code = ?", (code,))
+        rows = self._execute("SELECT code, name, created_at, COUNT(id), COALESCE(MAX(id), 0), "
+                             "COALESCE(SUM(id * (label + 1)), 0) FROM decks LEFT JOIN deck_faces ON deck = code "
+                             "WHERE code = ? GROUP BY code, name, created_at", (code,))
         if not rows:
             raise UnknownDeckCode(_deck_gone(code))
-        code, name, created_at, faces = rows[0]
-        return Deck(code, name, datetime.fromisoformat(created_at), faces)
+        code, name, created_at, faces, newest, labels = rows[0]
+        return Deck(code, name, datetime.fromisoformat(created_at), faces, f"{faces}-{newest}-{labels}")
 
     def deck_faces(self, code: str) -> list[DeckFace]:
         """Every face of the deck, oldest first: anyone with the code may practise on them."""
@@ -336,11 +342,15 @@ class Store:
         self._execute("DELETE FROM deck_faces WHERE id = ? AND deck = ?", (int(face_id), deck.code))
 
     def delete_deck(self, code: str, token: str) -> int:
-        """Delete the deck, its faces and every answer given on it, for good; returns how many faces went."""
+        """Delete the deck, its faces, the class sessions run on it and every answer given on it, for good;
+        returns how many faces went."""
         deck = self.owned_deck(code, token)
-        _, faces, _ = self._execute_together(("DELETE FROM answers WHERE deck = ?", (deck.code,)),
-                                             ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
-                                             ("DELETE FROM decks WHERE code = ?", (deck.code,)))
+        on_deck = "SELECT code FROM sessions WHERE deck = ?1"
+        *_, faces, _ = self._execute_together(
+            (f"DELETE FROM answers WHERE deck = ?1 OR session IN ({on_deck})", (deck.code,)),
+            ("DELETE FROM sessions WHERE deck = ?", (deck.code,)),
+            ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
+            ("DELETE FROM decks WHERE code = ?", (deck.code,)))
         return faces
 
     def owned_deck(self, code: str, token: str | None) -> Deck:
@@ -361,9 +371,9 @@ class Store:
         old_decks = "SELECT code FROM decks WHERE created_at < ?1"
         idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
         answers, sessions, *_ = self._execute_together(
-            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions}) OR deck IN ({old_decks})",
-             (cutoff,)),
-            ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
+            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions}) OR deck IN ({old_decks}) "
+             f"OR session IN (SELECT code FROM sessions WHERE deck IN ({old_decks}))", (cutoff,)),
+            (f"DELETE FROM sessions WHERE created_at < ?1 OR deck IN ({old_decks})", (cutoff,)),
             (f"DELETE FROM deck_faces WHERE deck IN ({old_decks})", (cutoff,)),
             ("DELETE FROM decks WHERE created_at < ?1", (cutoff,)),
             ("DELETE FROM display_choices WHERE NOCASE(learner) IN "
