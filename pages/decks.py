@@ -54,7 +54,10 @@ def import_form() -> None:
     upload = st.file_uploader("A deck exported from fercore, or a zip of emotion folders", type=["zip"],
                               key="import_zip", max_upload_size=MAX_FILE_MB * 25)
     permission = st.checkbox(PERMISSION, key="import_permission")
-    if st.button("Import as a new deck", disabled=upload is None or not permission):
+    # The press is kept by its callback; the work, with its progress bar, is done by the run that follows.
+    st.button("Import as a new deck", disabled=upload is None or not permission, on_click=st.session_state.update,
+              kwargs={"to_import": True})
+    if st.session_state.pop("to_import", False) and upload is not None:
         bar = st.progress(0.0, text="Reading the zip...")
         try:
             deck, token, skipped = import_deck(store(), upload.getvalue(), upload.name, permission, _progress(bar))
@@ -64,8 +67,8 @@ def import_form() -> None:
             return
         bar.empty()
         opened(deck, token)
-        for photo in skipped:
-            st.caption(plain(photo.problem))
+        if skipped:
+            st.session_state["deck_news"] += " Not added: " + " ".join(plain(p.problem) for p in skipped)
         st.rerun()
 
 
@@ -98,9 +101,9 @@ def add_form(deck, token: str) -> None:
                          placeholder="Choose the emotion")
         st.button("Find the faces", key="read_photos", on_click=st.session_state.update, kwargs={"to_read": "photos"})
     with zip_tab:
-        st.file_uploader("A zip of emotion folders", type=["zip"], key="zip_upload",
-                         max_upload_size=MAX_FILE_MB * 25)
-        st.button("Find the faces", key="read_zip", on_click=st.session_state.update, kwargs={"to_read": "zip"})
+        # Read as soon as it is dropped: every photo already has its emotion, from its folder.
+        st.file_uploader("A zip of emotion folders", type=["zip"], key="zip_upload", max_upload_size=MAX_FILE_MB * 25,
+                         on_change=st.session_state.update, kwargs={"to_read": "zip"})
     read_pending()
     review(deck, token)
 
@@ -115,9 +118,7 @@ def read_pending() -> None:
     try:
         if kind == "zip":
             upload = state.get("zip_upload")
-            if upload is None:
-                raise DeckError("Choose a zip first.")
-            pending = read_zip(upload.getvalue(), upload.name, _progress(bar))
+            pending = read_zip(upload.getvalue(), upload.name, _progress(bar)) if upload is not None else None
         else:
             uploads = state.get("photo_uploads") or []
             emotions = [state.get(f"emotion-{i}-{u.file_id}") for i, u in enumerate(uploads)]
@@ -146,9 +147,9 @@ def review(deck, token: str) -> None:
             st.radio(f"Which face in {photo.name} shows {EMOTIONS[photo.label]}?",
                      range(1, len(photo.faces) + 1), index=None, horizontal=True, key=f"which-{i}")
     ready = sum(photo.usable for photo in pending)
-    st.checkbox(PERMISSION, key="permission")
-    st.button(f"Add the faces of {ready} photo(s) to {plain(deck.name)}", type="primary", disabled=not ready,
-              on_click=add_pending, args=(deck.code, token))
+    permission = st.checkbox(PERMISSION, key="permission")
+    st.button(f"Add the faces of {ready} photo(s) to {plain(deck.name)}", type="primary",
+              disabled=not (ready and permission), on_click=add_pending, args=(deck.code, token))
 
 
 def add_pending(code: str, token: str) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium, settled
+from deck_photos import labelled_faces, photos_zip
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
@@ -319,6 +321,69 @@ def test_a_corrupt_file_gets_a_clear_message(page, app, tmp_path):
     page.get_by_text("That file can't be used").wait_for()
     no_traceback(page)
     shot(page, "upload-corrupt-file")
+
+
+def colourful(png: bytes) -> bool:
+    import cv2
+    import numpy as np
+
+    picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    return float(np.abs(picture[..., 2] - picture[..., 0]).mean()) > 10  # red against blue
+
+
+def test_an_owner_drops_a_zip_of_photos_and_a_learner_practises_the_deck_in_colour_until_it_is_deleted(
+        browser, app, real_data_path, tmp_path):
+    url, _ = app
+    archive = tmp_path / "family.zip"
+    archive.write_bytes(photos_zip(labelled_faces(real_data_path, 4)))
+    with new_page(browser) as owner, new_page(browser) as learner:
+        open_page(owner, url, "Practice decks")
+        type_into(owner, "Deck name", "Our family")
+        made = owner.get_by_text("Your owner token is")
+        made.wait_for()
+        code = re.search(r"with the code (\w+)", made.inner_text())[1]
+        owner.get_by_role("tab", name="Your deck").click()
+        owner.get_by_role("tab", name="A zip of emotion folders").click()
+        owner.locator(".st-key-zip_upload input[type=file]").set_input_files(archive)  # read once dropped
+        # Each button appears or is enabled only by the run that follows the step before it: waiting for that
+        # run keeps a click from landing on a button that a run in progress is replacing.
+        add = owner.get_by_role("button", name="Add the faces of 4 photo(s) to Our family")
+        add.wait_for()
+        settled(owner)
+        owner.locator(".st-key-permission label").click()
+        expect(add).to_be_enabled(timeout=WAIT_MS)
+        settled(owner)
+        add.click()
+        owner.get_by_text("4 face(s) added.").wait_for()
+        owner.get_by_text(re.compile("^labelled .*, the model reads")).nth(3).wait_for()
+        no_traceback(owner)
+        accessible(owner, "deck owner")
+        shot(owner, "deck-owner-faces")
+
+        open_page(learner, url, "Quiz")
+        sign_in(learner, "Robin")
+        type_into(learner, "Class or deck code (optional)", code)
+        face = learner.get_by_role("img", name="A face from the practice deck Our family, in colour. Which emotion do you see?")
+        face.wait_for()
+        _, asked = answer_one_question(learner)
+        metric(learner, "Dataset label").wait_for()
+        heatmap = learner.get_by_role("img", name=re.compile("^The same face under a heatmap"))
+        heatmap.wait_for()
+        assert colourful(face.screenshot()) and colourful(heatmap.screenshot())
+        no_traceback(learner)
+        shot(learner, "deck-learner-reveal")
+
+        owner.get_by_text("Delete this deck").click()
+        owner.locator(".st-key-delete_sure label").click()
+        delete = owner.get_by_role("button", name="Delete the deck")
+        expect(delete).to_be_enabled(timeout=WAIT_MS)
+        settled(owner)
+        delete.click()
+        owner.get_by_text(f"Deck {code} and its 4 face(s) are deleted").wait_for()
+        next_face(learner, asked)
+        learner.get_by_text("a deck may have been deleted by its owner").wait_for()
+        assert choice_buttons(learner).count() == 0
+        shot(learner, "deck-learner-deck-gone")
 
 
 def test_only_a_maintainer_trains_and_a_learner_watching_cannot_stop_it(browser, app):
