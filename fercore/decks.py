@@ -153,15 +153,24 @@ def face_pictures(faces: list[DeckFace]) -> tuple[list[np.ndarray], np.ndarray]:
     return colour, readings
 
 
-def deck_pool(faces: list[DeckFace], code: str, predictor) -> QuizPool:
+def deck_pool(store: Store, code: str, model: str, load_predictor: Callable) -> QuizPool:
     """A quiz pool of the deck's faces: the owner's labels, the model's readings, the colour pictures.
-    predictor: an object with .probabilities(faces), e.g. fercore.predict.Predictor."""
+    model: the digest of the model the app uses (fercore.artifact.file_digest). Readings kept by that model
+    are used as they are; the model (load_predictor() -> an object with .probabilities(faces)) reads only
+    faces it has not read yet, and its readings are kept for the next time."""
+    faces = store.deck_faces(code)
     if not faces:
         raise QuizError(f"The deck {code} has no faces yet: its owner adds them on the Practice decks page.")
-    readings = np.stack([_decoded(face.reading, cv2.IMREAD_GRAYSCALE) for face in faces])
+    images = np.stack([_decoded(face.reading, cv2.IMREAD_GRAYSCALE) for face in faces])
+    unread = [i for i, face in enumerate(faces) if face.model != model or face.readings is None]
+    probabilities = np.stack([np.zeros(len(EMOTIONS), np.float32) if face.model != model or face.readings is None else
+                              np.frombuffer(face.readings, np.float32) for i, face in enumerate(faces)])
+    if unread:
+        probabilities[unread] = load_predictor().probabilities(images[unread])
+        store.keep_deck_readings(code, model, {faces[i].id: probabilities[i].astype(np.float32).tobytes()
+                                               for i in unread})
     ids = np.array([f"{DECK_FACE}{code}:{face.id}" for face in faces])
-    return pool_of(readings, [face.label for face in faces], ids, predictor.probabilities(readings),
-                   tuple(face.crop for face in faces))
+    return pool_of(images, [face.label for face in faces], ids, probabilities, tuple(face.crop for face in faces))
 
 
 def export_deck(store: Store, code: str, token: str) -> bytes:

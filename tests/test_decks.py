@@ -12,8 +12,9 @@ import pytest
 from deck_photos import SECRET, jpeg_with_exif, labelled_faces, photo, photos_zip
 from test_store import query
 
-from fercore.decks import (CROP_SIDE, MANIFEST, DeckError, add_faces, export_deck, face_pictures, faces_of,
-                           import_deck, read_photo, read_photos, read_zip)
+from fercore.decks import (CROP_SIDE, MANIFEST, DeckError, add_faces, deck_pool, export_deck, face_pictures,
+                           faces_of, import_deck, read_photo, read_photos, read_zip)
+from fercore.quiz import next_question
 from fercore.labels import EMOTIONS, INDEX
 from fercore.store import Store
 
@@ -129,3 +130,30 @@ def test_a_deck_exported_as_a_zip_imports_elsewhere_with_its_name_labels_and_fac
     (_, old), (_, new) = face_pictures(before), face_pictures(after)
     assert np.abs(np.sort(old.reshape(4, -1).mean(1)) - np.sort(new.reshape(4, -1).mean(1))).max() < 3
     assert elsewhere.owned_deck(moved.code, moved_token) == moved
+
+
+class CountingReader:
+    """Stands in for the model: a fixed reading per face's brightness, and how many faces it was asked to read."""
+
+    def __init__(self):
+        self.read = 0
+
+    def probabilities(self, faces):
+        self.read += len(faces)
+        out = np.full((len(faces), 7), 0.05, np.float32)
+        out[np.arange(len(faces)), np.asarray(faces).reshape(len(faces), -1).mean(1).astype(int) % 7] = 0.7
+        return out
+
+
+def test_a_decks_quiz_pool_shows_colour_faces_and_keeps_the_models_readings_so_no_quiz_waits_for_it(store, faces):
+    deck, token = store.create_deck("Family")
+    add_faces(store, deck.code, token, faces_of(read_zip(photos_zip(faces[:4]), "family.zip")), permission=True)
+    reader = CountingReader()
+    first = deck_pool(store, deck.code, "model-a", lambda: reader)
+    again = deck_pool(store, deck.code, "model-a", lambda: reader)
+    assert reader.read == 4 and np.array_equal(first.probabilities, again.probabilities)  # read once, then kept
+    deck_pool(store, deck.code, "model-b", lambda: reader)  # another model reads them again
+    assert reader.read == 8
+    question = next_question(again, [], level=4)
+    assert question.face_id.startswith(f"deck:{deck.code}:") and question.picture.shape == (CROP_SIDE, CROP_SIDE, 3)
+    assert colourful(question.picture) and EMOTIONS[question.true_label] in {e for e, _ in faces[:4]}

@@ -112,9 +112,10 @@ def quiz_pool():
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the deck's faces...")
 def _deck_pool(code: str, version: str, model_path: str, modified: float):
+    from fercore.artifact import file_digest
     from fercore.decks import deck_pool
 
-    return deck_pool(store().deck_faces(code), code, active_predictor())
+    return deck_pool(store(), code, file_digest(model_path), active_predictor)
 
 
 def deck_quiz_pool(deck):

@@ -149,3 +149,5 @@ class DeckFace:
     label: int  # the owner's label, an index into EMOTIONS
     crop: bytes  # the levelled face in colour (JPEG)
     reading: bytes  # its 48x48 grayscale copy (PNG), what the model reads
+    model: str | None = None  # the digest of the model whose probabilities are kept with it
+    readings: bytes | None = None  # that model's 7 probabilities, float32

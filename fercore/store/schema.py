@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS deck_faces (  -- only face crops: never a whole photo
     label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND {NUM_CLASSES - 1}),
     crop        BLOB NOT NULL,             -- the levelled face in colour, JPEG re-encoded from pixels
     reading     BLOB NOT NULL,             -- its 48x48 grayscale copy, PNG, what the model reads
-    added_at    TEXT NOT NULL
+    added_at    TEXT NOT NULL,
+    model       TEXT,                      -- the digest of the model whose probabilities follow
+    readings    BLOB                       -- that model's 7 probabilities (float32), so no quiz waits for it
 );
 CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
 """
@@ -100,7 +102,9 @@ CREATE TABLE IF NOT EXISTS deck_faces (
     label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND {NUM_CLASSES - 1}),
     crop        BYTEA NOT NULL,
     reading     BYTEA NOT NULL,
-    added_at    TEXT COLLATE "C" NOT NULL
+    added_at    TEXT COLLATE "C" NOT NULL,
+    model       TEXT,
+    readings    BYTEA
 );
 CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
 """

@@ -306,9 +306,17 @@ class Store:
     def deck_faces(self, code: str) -> list[DeckFace]:
         """Every face of the deck, oldest first: anyone with the code may practise on them."""
         deck = self.open_deck(code)
-        rows = self._execute("SELECT id, label, crop, reading FROM deck_faces WHERE deck = ? ORDER BY id",
-                             (deck.code,))
-        return [DeckFace(id, label, bytes(crop), bytes(reading)) for id, label, crop, reading in rows]
+        rows = self._execute("SELECT id, label, crop, reading, model, readings FROM deck_faces WHERE deck = ? "
+                             "ORDER BY id", (deck.code,))
+        return [DeckFace(id, label, bytes(crop), bytes(reading), model, readings and bytes(readings))
+                for id, label, crop, reading, model, readings in rows]
+
+    def keep_deck_readings(self, code: str, model: str, readings: dict[int, bytes]) -> None:
+        """A model's probabilities for the deck's faces (face id -> 7 float32), so the next quiz on the deck
+        needs no model run. Derived from the faces, so no token: the server computes them."""
+        self._execute_together(*[("UPDATE deck_faces SET model = ?, readings = ? WHERE id = ? AND deck = ?",
+                                  (model, values, int(face_id), normalize_code(code)))
+                                 for face_id, values in readings.items()])
 
     def add_deck_faces(self, code: str, token: str, faces: Iterable[tuple[int, bytes, bytes]],
                        permission: bool = False) -> int:
