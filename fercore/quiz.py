@@ -1,9 +1,10 @@
 """The quiz: which face comes next, which answers are offered, and what is said afterwards.
 
 Faces come from PublicTest + PrivateTest (the model never trained on them), or from a practice deck of
-an owner's own photos (fercore.decks), with the model's probabilities for each face computed once. Levels run from two choices on faces the model reads
-clearly and rightly to all seven choices on any face. Practice adapts: emotions a learner misses
-come back more often, with the emotions they took them for among the choices. There are no timers.
+an owner's own photos (fercore.decks), with the model's probabilities for each face computed once.
+Levels run from two choices on faces the model reads clearly and rightly to all seven choices on any
+face. Practice adapts: emotions a learner misses come back more often, with the emotions they took them
+for among the choices. There are no timers.
 """
 from __future__ import annotations
 

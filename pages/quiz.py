@@ -90,7 +90,7 @@ def ask(pool, learner, level, focus, class_session, deck):
     # runs nothing marks them stale: a press on such a leftover must not count for the face shown now.
     pictures, words = st.columns([3, 2], gap="large")
     face, heat = square_pictures("question", pictures).columns(2)
-    where = f"the practice deck {plain(deck.name)}, in colour" if deck else "FER2013 in greyscale, enlarged"
+    where = f"the practice deck {deck.name}, in colour" if deck else "FER2013 in greyscale, enlarged"  # alt: no markup
     face.image(enlarged(shown(question)), width="stretch", alt=f"A face from {where}. Which emotion do you see?")
     if result is None:
         with pictures:

@@ -361,9 +361,10 @@ def test_an_owner_drops_a_zip_of_photos_and_a_learner_practises_the_deck_in_colo
         shot(owner, "deck-owner-faces")
 
         open_page(learner, url, "Quiz")
-        sign_in(learner, "Robin")
+        sign_in(learner, "Dana")  # a nickname of its own: the module shares one server
         type_into(learner, "Class or deck code (optional)", code)
-        face = learner.get_by_role("img", name="A face from the practice deck Our family, in colour. Which emotion do you see?")
+        face = learner.get_by_role("img", name="A face from the practice deck Our family, in colour. "
+                                               "Which emotion do you see?")
         face.wait_for()
         _, asked = answer_one_question(learner)
         metric(learner, "Dataset label").wait_for()

@@ -478,7 +478,8 @@ def test_an_owner_adds_relabels_and_removes_faces_and_a_learner_opens_the_deck_b
     assert (opened.code, opened.faces) == (deck.code, 3)
     faces = store.deck_faces(deck.code)
     assert [(f.label, f.crop, f.reading) for f in faces] == [
-        (HAPPY, b"colour crop 0", b"reading 0"), (HAPPY, b"colour crop 1", b"reading 1"), (SAD, b"colour crop 0", b"reading 0")]
+        (HAPPY, b"colour crop 0", b"reading 0"), (HAPPY, b"colour crop 1", b"reading 1"),
+        (SAD, b"colour crop 0", b"reading 0")]
     store.relabel_deck_face(deck.code, token, faces[1].id, FEAR)
     store.remove_deck_face(deck.code, token, faces[0].id)
     assert [(f.id, f.label) for f in store.deck_faces(deck.code)] == [(faces[1].id, FEAR), (faces[2].id, SAD)]

@@ -9,8 +9,8 @@ from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, U
                                   WrongEducatorToken, WrongLearnerKey, WrongOwnerToken)
 from fercore.store.identity import (CLEAR_ALPHABET, CODE_LENGTH, KEY_GROUPS, NICKNAME_MAX, TOKEN_GROUPS, fold,
                                     normalize_code, normalize_nickname)
-from fercore.store.records import (Answer, Deck, DeckFace, DisplayChoices, MissedFace, Period, Session, SessionReport, SessionResult,
-                                   StoredAnswer, Tally, YouVsModel)
+from fercore.store.records import (Answer, Deck, DeckFace, DisplayChoices, MissedFace, Period, Session,
+                                   SessionReport, SessionResult, StoredAnswer, Tally, YouVsModel)
 from fercore.store.schema import POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
 from fercore.store.statistics import MOST_MISSED, SITTING_GAP, TREND_WINDOW, confusion_matrix, trend_window, trends
 from fercore.store.store import (CROP_BYTES_MAX, CSV_COLUMNS, CSV_TIME, DECK_FACES_MAX, RETENTION_DAYS,

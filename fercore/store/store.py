@@ -343,7 +343,8 @@ class Store:
         deck = self.owned_deck(code, token)
         if not 0 <= label < len(EMOTIONS):
             raise StoreError(f"Choose one of the seven emotions: {', '.join(EMOTIONS)}.")
-        self._execute("UPDATE deck_faces SET label = ? WHERE id = ? AND deck = ?", (int(label), int(face_id), deck.code))
+        self._execute("UPDATE deck_faces SET label = ? WHERE id = ? AND deck = ?",
+                      (int(label), int(face_id), deck.code))
 
     def remove_deck_face(self, code: str, token: str, face_id: int) -> None:
         deck = self.owned_deck(code, token)
