@@ -200,3 +200,25 @@ def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_unt
     app.run()
     assert not app.exception and not _choice_buttons(app)
     assert "deleted" in app.warning[0].value
+
+
+def test_a_class_session_on_a_deck_shows_the_decks_faces_and_counts_its_answers(real_data_path, quiz_env):
+    from deck_photos import labelled_faces, photos_zip
+
+    from fercore.decks import add_faces, faces_of, read_zip
+
+    store = Store(quiz_env)
+    deck, token = store.create_deck("Class photos")
+    add_faces(store, deck.code, token, faces_of(read_zip(photos_zip(labelled_faces(real_data_path, 3)), "c.zip")),
+              permission=True)
+    session, educator = store.create_session("Tuesday group", EMOTIONS, questions=2, level=4, deck=deck.code)
+    app = _page("Alex")
+    app.text_input(key="class_code").input(session.code)
+    app.run()
+    assert not app.exception
+    assert [img.alt for element in app.get("image") for img in element.proto.imgs][0].startswith(
+        "A face from the practice deck Class photos, in colour")
+    _choice_buttons(app)[0].click()
+    app.run()
+    (kept,) = store.answers("Alex", deck=deck.code)
+    assert kept.session == session.code and store.session_report(session.code, educator).learners["Alex"].answered == 1
