@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/upload.py", title="Your photo", icon=":material/photo_camera:"),
     st.Page("pages/educator.py", title="Class sessions", icon=":material/groups:"),
     st.Page("pages/classes.py", title="Classes", icon=":material/school:"),
+    st.Page("pages/decks.py", title="Practice decks", icon=":material/style:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/about.py", title="About the model", icon=":material/info:"),
 ]

@@ -20,24 +20,26 @@ from fercore.labels import EMOTIONS
 from fercore.store import Answer, Store, is_postgres_url
 
 
-def write_answers(db, learner: str, n: int, code: str, ready, spans, store: Store | None = None) -> None:
+def write_answers(db, learner: str, n: int, code: str, ready, spans, store: Store | None = None,
+                  deck: str | None = None) -> None:
     store = store or Store(db)
     ready.wait(timeout=120)
     started = time.time()
     for i in range(n):
-        store.record(learner, Answer(f"{learner}-{i}", i % 7, (i * 3) % 7, i % 7, 1 + i % 4), session=code)
+        store.record(learner, Answer(f"{learner}-{i}", i % 7, (i * 3) % 7, i % 7, 1 + i % 4), session=code, deck=deck)
     spans.put((started, time.time()))
 
 
-def run(db, store: Store, kind: str, writers: int, n: int) -> None:
-    session, token = store.create_session(f"Store benchmark, {kind}", EMOTIONS, n, 1)
+def run(db, store: Store, kind: str, writers: int, n: int, deck: str | None = None) -> float:
+    """Answers per second (printed with a check that none were lost); deck: answer on that practice deck."""
+    session, token = store.create_session(f"Store benchmark, {kind}", EMOTIONS, n, 1, deck=deck)
     learners = [f"bench-{secrets.token_hex(3)}-{w}" for w in range(writers)]  # apart from any real learner
     if kind == "threads":  # one Store shared, as one app server's browser sessions share it
         ready, spans, start, shared = threading.Barrier(writers), queue.Queue(), threading.Thread, store
     else:
         context = multiprocessing.get_context("spawn")
         ready, spans, start, shared = context.Barrier(writers), context.Queue(), context.Process, None
-    workers = [start(target=write_answers, args=(db, learner, n, session.code, ready, spans, shared))
+    workers = [start(target=write_answers, args=(db, learner, n, session.code, ready, spans, shared, deck))
                for learner in learners]
     for worker in workers:
         worker.start()
@@ -46,11 +48,12 @@ def run(db, store: Store, kind: str, writers: int, n: int) -> None:
         worker.join()
     rate = writers * n / (max(end for _, end in finished) - min(begin for begin, _ in finished))
     stored = sum(t.answered for t in store.session_report(session.code, token).learners.values())
-    intact = all([a.face_id for a in store.answers(learner)] == [f"{learner}-{i}" for i in range(n)]
+    intact = all([a.face_id for a in store.answers(learner, deck=deck)] == [f"{learner}-{i}" for i in range(n)]
                  for learner in learners)
-    print(f"{writers} writer {kind}: {rate:.0f} answers/s; written {writers * n}, stored {stored}"
-          f"{', each learner in order, none mixed' if intact else ', SOME LOST, MIXED OR OUT OF ORDER'}")
+    print(f"{writers} writer {kind}{' on a deck' if deck else ''}: {rate:.0f} answers/s; written {writers * n}, "
+          f"stored {stored}{', each learner in order, none mixed' if intact else ', SOME LOST, MIXED OR OUT OF ORDER'}")
     store.delete_session(session.code, token)
+    return rate
 
 
 def described(db) -> str:

@@ -205,11 +205,12 @@ def _unpack_zip(stream: BinaryIO, name: str, size: int, into: Path, report: Prog
     return form
 
 
-def _zip_member(name: str, info: zipfile.ZipInfo) -> _Member:
+def _zip_member(name: str, info: zipfile.ZipInfo, what: str = "a FER2013 archive") -> _Member:
+    """Also used by fercore.decks for zips of photos, with its own `what`."""
     if info.flag_bits & 0x1:
-        raise DatasetError(f"{name} is password-protected; FER2013 downloads are not.")
+        raise DatasetError(f"{name} is password-protected; {what} needs no password.")
     if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a Unix symlink stored in the zip
-        raise DatasetError(f"{name} holds a link ('{info.filename}'); a FER2013 archive holds only plain files.")
+        raise DatasetError(f"{name} holds a link ('{info.filename}'); {what} holds only plain files.")
     return _Member(_safe_parts(name, info.filename), info.file_size, not info.is_dir(), info)
 
 
@@ -252,10 +253,11 @@ def _check_count(name: str, count: int) -> None:
                            "faces, so it was not unpacked.")
 
 
-def _check_inflation(name: str, unpacked: int, packed: int) -> None:
-    if unpacked > MAX_UNPACKED_BYTES or (unpacked > RATIO_FLOOR and unpacked > MAX_RATIO * max(packed, 1)):
+def _check_inflation(name: str, unpacked: int, packed: int, limit: int | None = None,
+                     beyond: str = "FER2013's size") -> None:
+    if unpacked > (limit or MAX_UNPACKED_BYTES) or (unpacked > RATIO_FLOOR and unpacked > MAX_RATIO * max(packed, 1)):
         raise DatasetError(f"{name} would unpack to {unpacked / 1e6:,.0f} MB from {packed / 1e6:,.1f} MB, far "
-                           "beyond FER2013's size, so it was not unpacked.")
+                           f"beyond {beyond}, so it was not unpacked.")
 
 
 def _damaged(name: str) -> DatasetError:

@@ -155,31 +155,44 @@ def _centre_inside(row: np.ndarray, shape: tuple[int, int]) -> bool:
     return 0 <= x + w / 2 < shape[1] and 0 <= y + h / 2 < shape[0]
 
 
+def colour_crop(image: np.ndarray, face: Face, side: int) -> np.ndarray:
+    """The face as find_faces framed and levelled it, from the same photo in colour (RGB, in the pixels
+    find_faces was given), side x side: the picture a person sees of the 48x48 crop the model reads."""
+    x, y, w, _ = face.box
+    return _framed(image, (x + w / 2, y + w / 2), w, face.tilt, side)
+
+
 def _face(gray: np.ndarray, row: np.ndarray, level: bool = True) -> Face:
     """Level the eyes about the box's centre and frame the face as FER2013 does, 48x48."""
     x, y, w, h = row[:4]
     side = max(1.0, (w + h) / 2 * FRAME_SCALE)
     landmarks = row[4:14].reshape(5, 2)
     tilt = _tilt(landmarks)
-    region, zoom = _surroundings(gray, (x + w / 2, y + h / 2), side)
-    middle = region.shape[0] / 2
-    frame = cv2.getRotationMatrix2D((middle, middle), tilt if level else 0.0, 48 / (side * zoom))
-    frame[:, 2] += 24 - middle
-    crop = cv2.warpAffine(region, frame, (48, 48), flags=cv2.INTER_LINEAR)
+    crop = _framed(gray, (x + w / 2, y + h / 2), side, tilt if level else 0.0, 48)
     box = (round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), round(side), round(side))
     return Face(box, crop, tuple((round(px), round(py)) for px, py in landmarks), round(tilt, 1))
 
 
-def _surroundings(gray: np.ndarray, centre: tuple[float, float], side: float) -> tuple[np.ndarray, float]:
-    """The square around centre that holds the framed face at any turn, shrunk to at most 3x the
-    crop so the last step skips no pixels, and how much it was shrunk. Parts outside the photo
-    repeat its edge, as the detector saw them."""
+def _framed(image: np.ndarray, centre: tuple[float, float], side: float, tilt: float, out: int) -> np.ndarray:
+    """The square of `side` about centre, turned by tilt, as out x out pixels."""
+    region, zoom = _surroundings(image, centre, side, 3 * out)
+    middle = region.shape[0] / 2
+    frame = cv2.getRotationMatrix2D((middle, middle), tilt, out / (side * zoom))
+    frame[:, 2] += out / 2 - middle
+    return cv2.warpAffine(region, frame, (out, out), flags=cv2.INTER_LINEAR)
+
+
+def _surroundings(image: np.ndarray, centre: tuple[float, float], side: float,
+                  most: int) -> tuple[np.ndarray, float]:
+    """The square around centre that holds the framed face at any turn, shrunk to at most `most`
+    (3x the crop) so the last step skips no pixels, and how much it was shrunk. Parts outside the
+    photo repeat its edge, as the detector saw them."""
     size = int(np.ceil(side * 1.5))
     shift = np.array([[1, 0, size / 2 - centre[0]], [0, 1, size / 2 - centre[1]]])
-    region = cv2.warpAffine(gray, shift, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if size <= 144:
+    region = cv2.warpAffine(image, shift, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if size <= most:
         return region, 1.0
-    return cv2.resize(region, (144, 144), interpolation=cv2.INTER_AREA), 144 / size
+    return cv2.resize(region, (most, most), interpolation=cv2.INTER_AREA), most / size
 
 
 def _tilt(landmarks: np.ndarray) -> float:

@@ -1,9 +1,10 @@
 """The quiz: which face comes next, which answers are offered, and what is said afterwards.
 
-Faces come from PublicTest + PrivateTest (the model never trained on them), with the model's
-probabilities for each face computed once. Levels run from two choices on faces the model reads
-clearly and rightly to all seven choices on any face. Practice adapts: emotions a learner misses
-come back more often, with the emotions they took them for among the choices. There are no timers.
+Faces come from PublicTest + PrivateTest (the model never trained on them), or from a practice deck of
+an owner's own photos (fercore.decks), with the model's probabilities for each face computed once.
+Levels run from two choices on faces the model reads clearly and rightly to all seven choices on any
+face. Practice adapts: emotions a learner misses come back more often, with the emotions they took them
+for among the choices. There are no timers.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import cv2
 import numpy as np
 
 from fercore.artifact import file_digest, load_readings
@@ -41,6 +43,8 @@ CUES = {
 }
 LABEL_NOISE = ("Labels like these are noisy: people agree with FER2013's labels only about 65% of the time, "
                "so a different reading is understandable.")
+DECK_LABEL = "The deck's owner chose this label; a face can be read more than one way."
+DECK_FACE = "deck:"  # the start of a practice deck's face ids: deck:<code>:<number>
 
 
 class QuizError(FercoreError):
@@ -55,12 +59,17 @@ class QuizPool:
     probabilities: np.ndarray  # (N, 7) the model's
     eligible: dict[int, tuple[np.ndarray, ...]]  # level -> for each true emotion, the faces it may show
     index: dict[str, int]  # face id -> position
+    pictures: tuple[bytes, ...] | None = None  # a deck's faces in colour, encoded (decoded only when shown)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def image(self, face_id: str) -> np.ndarray:
         return self.images[self.index[face_id]]
+
+    def picture(self, face_id: str) -> np.ndarray:
+        """The face as shown: in colour for a deck, else the 48x48 grayscale face."""
+        return self.image(face_id) if self.pictures is None else _decoded(self.pictures[self.index[face_id]])
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class Question:
     choices: list[str]  # emotion names in EMOTIONS order
     model_probabilities: np.ndarray  # (7,)
     level: int
+    picture: np.ndarray | None = None  # a deck's face in colour (RGB); None for FER2013's grayscale faces
 
     @property
     def model_guess(self) -> int:
@@ -94,7 +104,13 @@ class Result:
 
 def build_pool(splits: dict[str, Split], probabilities: np.ndarray) -> QuizPool:
     """The quiz faces with the model's probabilities, rows in QUIZ_SPLITS order (see pool_probabilities)."""
-    images, labels, ids = _quiz_faces(splits)
+    return pool_of(*_quiz_faces(splits), probabilities)
+
+
+def pool_of(images: np.ndarray, labels: np.ndarray, ids: np.ndarray, probabilities: np.ndarray,
+            pictures: tuple[bytes, ...] | None = None) -> QuizPool:
+    """A quiz pool of any labelled 48x48 faces (FER2013's, or a deck's with its colour pictures)."""
+    labels = np.asarray(labels, np.int64)
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.shape != (len(labels), NUM_CLASSES):
         raise QuizError(f"Expected probabilities of shape ({len(labels)}, {NUM_CLASSES}) for the quiz faces, "
@@ -102,7 +118,7 @@ def build_pool(splits: dict[str, Split], probabilities: np.ndarray) -> QuizPool:
     index = {str(face_id): i for i, face_id in enumerate(ids)}
     if len(index) != len(ids):
         raise QuizError("Face ids repeat across the quiz faces; each face needs its own id.")
-    return QuizPool(images, labels, ids, probabilities, _eligible(labels, probabilities), index)
+    return QuizPool(images, labels, ids, probabilities, _eligible(labels, probabilities), index, pictures)
 
 
 def pool_probabilities(model_path: str | os.PathLike, splits: dict[str, Split],
@@ -155,7 +171,7 @@ def next_question(pool: QuizPool, history: Sequence[Answer], level: int, focus: 
     options = _focus_indices(focus) if len(focus) >= 2 else list(range(NUM_CLASSES))
     return Question(str(pool.ids[face]), pool.images[face], emotion,
                     _choices(emotion, confusion[emotion], CHOICES[level], options, rng), pool.probabilities[face],
-                    level)
+                    level, None if pool.pictures is None else _decoded(pool.pictures[face]))
 
 
 def practice_weights(confusion: np.ndarray) -> np.ndarray:
@@ -230,7 +246,12 @@ def _message(answer: Answer) -> str:
         return (f"Yes: this face is labelled {label}. The model read it as {model}; "
                 "faces like this can be read more than one way.")
     model_said = f"The model read it as {model}{' too' if model == guess else ''}."
-    return f"This face is labelled {label}; you read it as {guess}. {model_said} {LABEL_NOISE}"
+    noise = DECK_LABEL if answer.face_id.startswith(DECK_FACE) else LABEL_NOISE
+    return f"This face is labelled {label}; you read it as {guess}. {model_said} {noise}"
+
+
+def _decoded(picture: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -42,8 +42,14 @@ PRIVACY = """
 - **Forget me.** On the Progress page, "Delete all my answers" deletes your nickname, your answers and your
   display choices, and takes you out of every class, at once and for good. An educator can delete a
   session with all its answers.
-- **Nothing is kept for ever.** Answers and sessions older than {days} days are deleted on their own, and
-  so is a class nobody has used for that long.
+- **Practice decks** keep only face crops: a small colour picture of each face and the 48x48 grayscale
+  copy the model reads, each with its emotion. Never the photo itself, its file name, or its EXIF or GPS
+  data: the crops are made again from their pixels. Whoever has a deck's code can practise on its faces;
+  only its owner token adds, relabels, removes, exports or deletes them. Adding faces asks the owner to
+  confirm the permission of the people shown. Deleting a deck deletes its faces and every answer given on
+  it, for good.
+- **Nothing is kept for ever.** Answers, sessions and decks older than {days} days are deleted on their own,
+  and so is a class nobody has used for that long.
 - **The model everyone uses** can only be changed by this server's maintainer, who also decides who trains.
 """
 

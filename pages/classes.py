@@ -168,7 +168,7 @@ def create_session(view) -> None:
     try:
         session, _ = store().create_session(state.class_session_name, state.class_session_emotions,
                                             state.class_session_questions, state.class_session_level,
-                                            view.classroom.code, state.open_class_token)
+                                            class_code=view.classroom.code, class_token=state.open_class_token)
     except FercoreError as exc:
         state["class_session_problem"] = plain(exc)
         return

@@ -9,7 +9,7 @@ from fercore.store import SESSION_NAME_MAX
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.pictures import square_pictures
-from ui.resources import quiz_pool, store
+from ui.resources import deck_quiz_pool, quiz_pool, store
 from ui.text import plain
 
 st.title("Class sessions")
@@ -22,6 +22,8 @@ def create_form() -> None:
         st.multiselect("Emotions to practise", EMOTIONS, default=list(EMOTIONS), key="new_emotions")
         st.number_input("Faces per learner", 1, 200, 10, key="new_questions")
         st.select_slider("Level", LEVELS, value=2, key="new_level")
+        st.text_input("Practice deck code (optional)", max_chars=12, key="new_deck",
+                      help="To run the session on a practice deck of your own photos instead of FER2013's faces.")
         st.form_submit_button("Create session", type="primary", on_click=create_session)
     problem = st.session_state.pop("create_problem", None)
     if problem:
@@ -41,7 +43,7 @@ def create_session() -> None:
     state = st.session_state
     try:
         session, token = store().create_session(state.new_name, state.new_emotions, state.new_questions,
-                                                state.new_level)
+                                                state.new_level, deck=state.new_deck.strip() or None)
     except FercoreError as exc:
         state["create_problem"] = plain(exc)
         return
@@ -63,6 +65,8 @@ def live_results(code: str, token: str) -> None:
         return
     session = report.session
     st.subheader(f"{plain(session.name)} ({session.code}): {len(report.learners)} learner(s)")
+    if session.deck:
+        st.caption(f"On the practice deck {session.deck}, not FER2013's faces.")
     if not report.learners:
         st.info(f"No answers yet. Learners open the quiz and type the code {session.code}, or open "
                 f"{join_link(session.code)}")
@@ -82,7 +86,8 @@ def most_missed(report) -> None:
         return
     st.write("**Faces most often missed**")
     try:
-        pool = quiz_pool()
+        session = report.session
+        pool = deck_quiz_pool(store().open_deck(session.deck)) if session.deck else quiz_pool()
     except FercoreError:
         pool = None
     cols = square_pictures("most-missed").columns(min(len(report.most_missed), 5))
@@ -90,7 +95,7 @@ def most_missed(report) -> None:
         caption = (f"labelled {EMOTIONS[face.true_label]}, missed {face.missed} of {face.shown}, "
                    f"often read as {EMOTIONS[face.common_guess]}")
         if pool is not None and face.face_id in pool.index:
-            col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
+            col.image(cv2.resize(pool.picture(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
                       caption=caption, alt=f"A face the class often missed: {caption}.")
         else:
             col.caption(f"{face.face_id}: {caption}")

@@ -9,14 +9,15 @@ from fercore.coaching import focus_words
 from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
-from fercore.quiz import ADAPT_WINDOW, LEVELS, next_question, score, suggest_level
-from fercore.store import Classroom, StoreError
+from fercore.quiz import ADAPT_WINDOW, LEVELS, QuizError, next_question, score, suggest_level
+from fercore.store import StoreError, UnknownClassCode, UnknownDeckCode, UnknownSessionCode
 from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
 from ui.pictures import square_pictures
-from ui.resources import active_predictor, model_problem, quiz_pool, store, store_trouble_said, warm_model
+from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
+                          warm_model)
 from ui.text import plain
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
@@ -34,9 +35,11 @@ def enlarged(face: np.ndarray) -> np.ndarray:
     return cv2.resize(face, (FACE_PIXELS, FACE_PIXELS), interpolation=cv2.INTER_LANCZOS4)
 
 
-def settings(class_session):
+def settings(class_session, deck):
     """Level, focus and display choices; an educator's session fixes level and emotions."""
     with st.expander("Settings", expanded=False):
+        if deck:
+            st.write(f"Practice deck **{plain(deck.name)}**: {deck.faces} face(s) from its owner's own photos.")
         if class_session:
             st.write(f"Class session **{plain(class_session.name)}**: level {class_session.level}, "
                      f"emotions {', '.join(class_session.emotions)}.")
@@ -49,26 +52,36 @@ def settings(class_session):
     return level, focus or None
 
 
-def join_class(learner):
-    """The session the code opens, if any. A class's code, or a session run in a class the learner is not in,
-    offers to join that class."""
+def join_code(learner):
+    """The class session and the practice deck the typed code opens: (session, deck), either may be None.
+    A class's code, or a session run in a class the learner is not in, offers to join that class. A code
+    that opens nothing (a deck its owner deleted meanwhile) is said, and the quiz waits."""
     if "class_code" not in st.session_state and "code" in st.query_params:  # opened by a class's join link
         st.session_state["class_code"] = st.query_params["code"][:12]
-    code = st.text_input("Class code (optional)", key="class_code", max_chars=12,
-                         help="If your educator gave you a code, type it here.").strip()
+    code = st.text_input("Class or deck code (optional)", key="class_code", max_chars=12,
+                         help="If your educator or your family gave you a code, type it here.").strip()
     if not code:
-        return None
+        return None, None
     try:
-        found = store().find_code(code)
-        if isinstance(found, Classroom):
-            class_membership(learner, found)
-            return None
-        if found.class_code:
-            class_membership(learner, store().classroom(found.class_code))
-        return found
-    except FercoreError as exc:
-        st.warning(plain(exc))
-        return None
+        session = store().join_session(code)
+    except UnknownSessionCode:
+        session = None
+    if session:
+        if session.class_code:
+            class_membership(learner, store().classroom(session.class_code))
+        return session, store().open_deck(session.deck) if session.deck else None
+    try:
+        class_membership(learner, store().classroom(code))
+        return None, None
+    except UnknownClassCode:
+        pass
+    try:
+        return None, store().open_deck(code)
+    except UnknownDeckCode:
+        st.warning(f"There is no session, class or deck with the code {plain(code.upper())}: a deck may have "
+                   "been deleted by its owner. Check the code with whoever gave it to you, or clear it to practise "
+                   "on FER2013's faces.")
+        st.stop()
 
 
 def class_membership(learner, classroom):
@@ -114,11 +127,12 @@ def educator_suggestion(learner, class_session) -> None:
                   kwargs={"focus": list(focus.emotions), "level": focus.level, "question": None, "result": None})
 
 
-def ask(pool, learner, level, focus, class_session):
+def ask(pool, learner, level, focus, class_session, deck):
     state = st.session_state
-    settings_now = (level, tuple(focus or ()), class_session.code if class_session else None)
+    deck_code = deck.code if deck else None
+    settings_now = (level, tuple(focus or ()), class_session.code if class_session else None, deck_code)
     if state.get("question") is None or state.get("question_settings") != settings_now:
-        history = store().answers(learner, limit=ADAPT_WINDOW)
+        history = store().answers(learner, limit=ADAPT_WINDOW, deck=deck_code)
         state.update(question=next_question(pool, history, level, focus), asked=uuid.uuid4().hex[:12],
                      question_settings=settings_now, result=None, not_saved=None)
     question, asked, result = state["question"], state["asked"], state.get("result")
@@ -129,11 +143,11 @@ def ask(pool, learner, level, focus, class_session):
     # runs nothing marks them stale: a press on such a leftover must not count for the face shown now.
     pictures, words = st.columns([3, 2], gap="large")
     face, heat = square_pictures("question", pictures).columns(2)
-    face.image(enlarged(question.image), width="stretch",
-               alt="A face from FER2013 in greyscale, enlarged. Which emotion do you see?")
+    where = f"the practice deck {deck.name}, in colour" if deck else "FER2013 in greyscale, enlarged"  # alt: no markup
+    face.image(enlarged(shown(question)), width="stretch", alt=f"A face from {where}. Which emotion do you see?")
     if result is None:
         with pictures:
-            choose(question, asked, class_session)
+            choose(question, asked, class_session, deck_code)
         read_aloud("Which emotion do you see? " + ", ".join(question.choices) + ".")
         return
     if state.get("show_heatmap", True):
@@ -146,10 +160,15 @@ def ask(pool, learner, level, focus, class_session):
         st.write(("✓ " if result.answer.correct else "") + result.message)
         st.caption(f"The model was {question.model_confidence:.0%} sure. Your answer is saved.")
         st.button("Next face", type="primary", key=f"next-{asked}", on_click=next_face, args=(asked,))
-        offer_next_level(store().answers(learner, limit=ADAPT_WINDOW), level, class_session)
+        offer_next_level(store().answers(learner, limit=ADAPT_WINDOW, deck=deck_code), level, class_session)
 
 
-def choose(question, asked, class_session):
+def shown(question):
+    """The face as the learner sees it: a deck's in colour, FER2013's in greyscale."""
+    return question.image if question.picture is None else question.picture
+
+
+def choose(question, asked, class_session, deck_code):
     st.write("**Which emotion do you see?**")
     not_saved = st.session_state.get("not_saved")
     if not_saved:
@@ -158,10 +177,10 @@ def choose(question, asked, class_session):
     cols = st.columns(len(question.choices))
     for col, choice in zip(cols, question.choices):
         col.button(choice.capitalize(), key=f"choice-{asked}-{choice}", width="stretch",
-                   on_click=answer, args=(asked, choice, session))
+                   on_click=answer, args=(asked, choice, session, deck_code))
 
 
-def answer(asked: str, choice: str, session: str | None) -> None:
+def answer(asked: str, choice: str, session: str | None, deck: str | None) -> None:
     """A choice pressed: saved, then revealed. A callback runs before the next run whatever that run
     draws, so a press made while the page redraws is not lost. A second press, or one on a button of an
     earlier face, changes nothing; the store keeps one answer per question id whatever the retries."""
@@ -170,7 +189,8 @@ def answer(asked: str, choice: str, session: str | None) -> None:
         return
     question = state["question"]
     try:
-        kept = store().record(state["learner"], score(question, choice).answer, session, question_id=asked)
+        kept = store().record(state["learner"], score(question, choice).answer, session, question_id=asked,
+                              deck=deck)
     except StoreError as exc:
         state["not_saved"] = plain(exc)
         return
@@ -205,7 +225,7 @@ def show_heatmap(question):
     explained = kept[1]
     emotion = EMOTIONS[explained.class_index]
     looked = f"Where the model looked for {emotion} (outlined). {explained.words}"
-    st.image(overlay(enlarged(question.image), explained.heatmap, 0.45), width="stretch", caption=looked,
+    st.image(overlay(enlarged(shown(question)), explained.heatmap, 0.45), width="stretch", caption=looked,
              alt=f"The same face under a heatmap: dimmed except where the model looked for {emotion}, which is "
              f"outlined. {explained.words}")
 
@@ -219,16 +239,16 @@ def offer_next_level(history, level, class_session):
                   kwargs={"level": suggested, "question": None, "result": None})
 
 
-def session_finished(learner, class_session) -> bool:
-    done = sum(a.session == class_session.code for a in store().answers(learner))
+def session_finished(learner, class_session, pool) -> bool:
+    done = sum(a.session == class_session.code for a in store().answers(learner, deck=class_session.deck))
     if done >= class_session.questions and st.session_state.get("result") is None:
-        session_result(learner, class_session)
+        session_result(learner, class_session, pool)
         return True
     st.caption(f"{plain(class_session.name)}: face {min(done + 1, class_session.questions)} of {class_session.questions}")
     return False
 
 
-def session_result(learner, class_session):
+def session_result(learner, class_session, pool):
     """How this learner's session went, theirs alone (no ranking), and where to go next."""
     result = store().session_result(learner, class_session.code)
     st.success(f"You have answered all {class_session.questions} faces of {plain(class_session.name)}. Well done!")
@@ -238,7 +258,7 @@ def session_result(learner, class_session):
         st.plotly_chart(charts.tally_bars(result.emotions, "Your answers in this session, per emotion"))
     hard = sorted({EMOTIONS[face.true_label] for face in result.hard_faces}, key=EMOTIONS.index)
     if result.hard_faces:
-        hard_faces(result.hard_faces)
+        hard_faces(result.hard_faces, pool)
     st.write("**What next?**")
     own, focused = st.columns(2)
     own.button("Practise on my own", on_click=leave_session, args=([],))
@@ -246,13 +266,13 @@ def session_result(learner, class_session):
         focused.button(f"Practise {', '.join(hard)} on my own", on_click=leave_session, args=(hard,))
 
 
-def hard_faces(faces):
+def hard_faces(faces, pool):
     st.write("**Faces you found hard**")
-    pool = quiz_pool()
-    cols = square_pictures("hard-faces").columns(min(len(faces), 5))
-    for col, face in zip(cols, faces[:5]):
+    faces = [face for face in faces if face.face_id in pool.index][:5]  # a deck's face may since have been removed
+    cols = square_pictures("hard-faces").columns(max(len(faces), 1))
+    for col, face in zip(cols, faces):
         caption = f"labelled {EMOTIONS[face.true_label]}, you chose {EMOTIONS[face.common_guess]}"
-        col.image(cv2.resize(pool.image(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
+        col.image(cv2.resize(pool.picture(face.face_id), (144, 144), interpolation=cv2.INTER_LANCZOS4),
                   caption=caption, alt=f"A face you found hard: {caption}.")
 
 
@@ -260,17 +280,19 @@ def leave_session(focus):
     st.session_state.update(class_code="", focus=focus, question=None, result=None)
 
 
-def scores(learner, class_session):
-    """The score line: this session's answers during a session, else all of the learner's."""
+def scores(learner, class_session, deck):
+    """The score line: this session's answers during a session, else all of the learner's (on the deck)."""
     if st.session_state.get("no_scores"):
         return
-    answers = store().answers(learner)
+    deck_code = deck.code if deck else None
+    answers = store().answers(learner, deck=deck_code)
     if class_session:
         answers = [a for a in answers if a.session == class_session.code]
     if answers:
         right = sum(a.correct for a in answers)
-        where = " in this session" if class_session else " so far"
-        st.caption(f"{right} of {len(answers)} matched the label{where} · current run: {store().streak(learner)}")
+        where = " in this session" if class_session else " on this deck" if deck else " so far"
+        st.caption(f"{right} of {len(answers)} matched the label{where} · "
+                   f"current run: {store().streak(learner, deck_code)}")
 
 
 who, code_box = st.columns(2, vertical_alignment="bottom")  # one row: the reveal fits a laptop screen
@@ -278,13 +300,17 @@ learner = signed_in_learner(who)
 if learner is None:
     st.info("Type a nickname to start. Your answers are kept under it, and only your key opens them.")
     st.stop()
-with code_box:
-    class_session = join_class(learner)
+class_session = deck = None
+with code_box, store_trouble_said():
+    class_session, deck = join_code(learner)
 with store_trouble_said():
     educator_suggestion(learner, class_session)
-level, focus = settings(class_session)
+level, focus = settings(class_session, deck)
 try:
-    pool = quiz_pool()
+    pool = deck_quiz_pool(deck) if deck else quiz_pool()
+except (UnknownDeckCode, QuizError) as exc:  # deleted since the code was read, or no faces yet
+    st.warning(plain(exc))
+    st.stop()
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()
@@ -292,9 +318,13 @@ except DatasetError as exc:  # no faces yet: how to get them, and a file drop th
     dataset_panel(exc, "The quiz shows faces from FER2013")
     st.stop()
 with store_trouble_said():
-    if class_session and session_finished(learner, class_session):
+    if class_session and session_finished(learner, class_session, pool):
         st.stop()
-    ask(pool, learner, level, focus, class_session)
-    scores(learner, class_session)
+    try:
+        ask(pool, learner, level, focus, class_session, deck)
+    except QuizError as exc:  # a deck without faces of the session's emotions
+        st.warning(plain(exc))
+        st.stop()
+    scores(learner, class_session, deck)
 if st.session_state.get("show_heatmap", True):
     warm_model()

@@ -33,6 +33,8 @@ def test_about_shows_the_active_models_card(monkeypatch, tmp_path):
     assert {m.label: m.value for m in app.metric}["PrivateTest accuracy"] == "50.0%"
     assert any("diagnosis" in md.value for md in app.markdown)
     assert any("does not show what the" in md.value for md in app.markdown)  # what the heatmap is not
+    privacy = " ".join(md.value for md in app.markdown)
+    assert "Practice decks** keep only face crops" in privacy and "only its owner token" in privacy
     assert not any("trust how sure" in h.value for h in app.subheader)  # recorded before calibration was measured
 
 

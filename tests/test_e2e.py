@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium, settled
+from deck_photos import labelled_faces, photos_zip
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
@@ -321,6 +323,70 @@ def test_a_corrupt_file_gets_a_clear_message(page, app, tmp_path):
     shot(page, "upload-corrupt-file")
 
 
+def colourful(png: bytes) -> bool:
+    import cv2
+    import numpy as np
+
+    picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    return float(np.abs(picture[..., 2] - picture[..., 0]).mean()) > 10  # red against blue
+
+
+def test_an_owner_drops_a_zip_of_photos_and_a_learner_practises_the_deck_in_colour_until_it_is_deleted(
+        browser, app, real_data_path, tmp_path):
+    url, _ = app
+    archive = tmp_path / "family.zip"
+    archive.write_bytes(photos_zip(labelled_faces(real_data_path, 4)))
+    with new_page(browser) as owner, new_page(browser) as learner:
+        open_page(owner, url, "Practice decks")
+        type_into(owner, "Deck name", "Our family")
+        made = owner.get_by_text("Your owner token is")
+        made.wait_for()
+        code = re.search(r"with the code (\w+)", made.inner_text())[1]
+        owner.get_by_role("tab", name="Your deck").click()
+        owner.get_by_role("tab", name="A zip of emotion folders").click()
+        owner.locator(".st-key-zip_upload input[type=file]").set_input_files(archive)  # read once dropped
+        # Each button appears or is enabled only by the run that follows the step before it: waiting for that
+        # run keeps a click from landing on a button that a run in progress is replacing.
+        add = owner.get_by_role("button", name="Add the faces of 4 photo(s) to Our family")
+        add.wait_for()
+        settled(owner)
+        owner.locator(".st-key-permission label").click()
+        expect(add).to_be_enabled(timeout=WAIT_MS)
+        settled(owner)
+        add.click()
+        owner.get_by_text("4 face(s) added.").wait_for()
+        owner.get_by_text(re.compile("^labelled .*, the model reads")).nth(3).wait_for()
+        no_traceback(owner)
+        accessible(owner, "deck owner")
+        shot(owner, "deck-owner-faces")
+
+        open_page(learner, url, "Quiz")
+        sign_in(learner, "Dana")  # a nickname of its own: the module shares one server
+        type_into(learner, "Class or deck code (optional)", code)
+        face = learner.get_by_role("img", name="A face from the practice deck Our family, in colour. "
+                                               "Which emotion do you see?")
+        face.wait_for()
+        _, asked = answer_one_question(learner)
+        metric(learner, "Dataset label").wait_for()
+        heatmap = learner.get_by_role("img", name=re.compile("^The same face under a heatmap"))
+        heatmap.wait_for()
+        assert colourful(face.screenshot()) and colourful(heatmap.screenshot())
+        no_traceback(learner)
+        shot(learner, "deck-learner-reveal")
+
+        owner.get_by_text("Delete this deck").click()
+        owner.locator(".st-key-delete_sure label").click()
+        delete = owner.get_by_role("button", name="Delete the deck")
+        expect(delete).to_be_enabled(timeout=WAIT_MS)
+        settled(owner)
+        delete.click()
+        owner.get_by_text(f"Deck {code} and its 4 face(s) are deleted").wait_for()
+        next_face(learner, asked)
+        learner.get_by_text("a deck may have been deleted by its owner").wait_for()
+        assert choice_buttons(learner).count() == 0
+        shot(learner, "deck-learner-deck-gone")
+
+
 def test_only_a_maintainer_trains_and_a_learner_watching_cannot_stop_it(browser, app):
     url, _ = app
     with new_page(browser) as maintainer, new_page(browser) as learner:
@@ -373,7 +439,7 @@ def test_an_educator_follows_a_session_and_a_learners_answers_stay_theirs(browse
         open_nav(student, "Progress")
         metric(student, "Faces answered").wait_for()
         open_nav(student, "Quiz")
-        assert student.get_by_role("textbox", name="Class code (optional)").input_value() == code
+        assert student.get_by_role("textbox", name="Class or deck code (optional)").input_value() == code
         student.get_by_text("Tuesday group: face 2 of 10").wait_for()
         next_face(student, asked)  # back where they left: the reveal
         answer_one_question(student, asked)
@@ -430,7 +496,7 @@ def test_a_class_lasts_over_sessions_its_educator_sets_a_next_step_and_a_learner
             settled(learner)
             asked = question_id(choice_buttons(learner).first)  # the face shown before a session's code
             for session in (*sessions, ""):  # both sessions, then on their own
-                type_into(learner, "Class code (optional)", session)
+                type_into(learner, "Class or deck code (optional)", session)
                 _, asked = answer_one_question(learner, asked)
         accessible(ana, "a learner in a class")
 
@@ -498,7 +564,7 @@ def test_two_app_servers_share_a_postgresql_store_an_educator_on_one_sees_answer
 
         open_page(student, second, "Quiz")
         sign_in(student, "Kim")
-        type_into(student, "Class code (optional)", code)
+        type_into(student, "Class or deck code (optional)", code)
         student.get_by_text("Two servers: face 1 of 10").wait_for()
         picked, _ = answer_one_question(student)
 

@@ -68,8 +68,8 @@ def test_a_wrong_token_shows_nothing_of_the_session(db):
     session, _ = db.create_session("Group", ["happy"], 3, 1)
     db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
-    app.text_input[1].input(session.code)
-    app.text_input[2].input("AAAA-BBBB-CCCC")
+    app.text_input[2].input(session.code)
+    app.text_input[3].input("AAAA-BBBB-CCCC")
     app.run()
     assert not app.exception and "does not open" in app.warning[0].value and not app.get("plotly_chart")
 
@@ -97,10 +97,25 @@ def test_an_educator_deletes_a_session_and_its_answers(db):
     db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
     db.record("Alex", Answer("PublicTest_3", 3, 3, 3, 1))  # practice of their own stays
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
-    app.text_input[1].input(session.code)
-    app.text_input[2].input(token)
+    app.text_input[2].input(session.code)
+    app.text_input[3].input(token)
     app.run()
     next(b for b in app.button if b.label == "Delete the session and its answers").click()
     app.run()
     assert not app.exception and f"{session.code} and its 1 answer(s) are deleted" in app.success[0].value
     assert [a.face_id for a in db.answers("Alex")] == ["PublicTest_3"] and not app.get("plotly_chart")
+
+
+def test_educator_runs_a_session_on_a_practice_deck_by_its_code(db):
+    deck, _ = db.create_deck("Our class photos")
+    app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
+    app.text_input(key="new_name").input("Tuesday group")
+    app.text_input(key="new_deck").input("ZZZZZZ")
+    next(b for b in app.button if b.label == "Create session").click()
+    app.run()
+    assert not app.exception and "no deck with the code ZZZZZZ" in app.warning[0].value
+    app.text_input(key="new_deck").input(deck.code.lower())
+    next(b for b in app.button if b.label == "Create session").click()
+    app.run()
+    assert db.join_session(app.session_state["view_code"]).deck == deck.code
+    assert any(f"On the practice deck {deck.code}" in c.value for c in app.caption)

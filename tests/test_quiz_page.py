@@ -77,7 +77,7 @@ def test_a_wrong_class_code_is_explained(quiz_env):
     app = _page("Kim")
     app.text_input(key="class_code").input("ZZZZZZ")
     app.run()
-    assert not app.exception and "no class or session" in app.warning[0].value.lower()
+    assert not app.exception and "no session, class or deck" in app.warning[0].value.lower()
 
 
 def test_without_the_dataset_the_quiz_says_how_to_get_it(quiz_env, monkeypatch, tmp_path):
@@ -169,3 +169,56 @@ def test_an_answer_the_database_cannot_take_is_not_revealed_and_the_learner_is_t
     assert {m.label: m.value for m in app.metric}["You chose"] == guess.lower()
     assert not app.warning
     assert [a.guess for a in Store(quiz_env).answers("Sam")] == [EMOTIONS.index(guess.lower())]
+
+
+def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_until_it_is_deleted(
+        real_data_path, quiz_env):  # the real faces' folder, read before quiz_env points FER_DATA at tiny ones
+    from deck_photos import labelled_faces, photos_zip
+
+    from fercore.decks import add_faces, faces_of, read_zip
+
+    owner = Store(quiz_env)
+    deck, token = owner.create_deck("Our family")
+    labelled = labelled_faces(real_data_path, 4)
+    add_faces(owner, deck.code, token, faces_of(read_zip(photos_zip(labelled), "family.zip")), permission=True)
+    app = _page("Sam")
+    app.text_input(key="class_code").input(deck.code.lower())
+    app.run()
+    assert not app.exception
+    question = [img.alt for element in app.get("image") for img in element.proto.imgs]
+    assert question == ["A face from the practice deck Our family, in colour. Which emotion do you see?"]
+    _choice_buttons(app)[0].click()
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Dataset label"] in {emotion for emotion, _ in labelled}  # the deck's own labels
+    assert len([img for element in app.get("image") for img in element.proto.imgs]) == 2  # face and heatmap
+    kept = owner.answers("Sam", deck=deck.code)
+    assert len(kept) == 1 and kept[0].face_id.startswith(f"deck:{deck.code}:") and owner.answers("Sam") == []
+
+    owner.delete_deck(deck.code, token)
+    next(b for b in app.button if b.label == "Next face").click()
+    app.run()
+    assert not app.exception and not _choice_buttons(app)
+    assert "deleted" in app.warning[0].value
+
+
+def test_a_class_session_on_a_deck_shows_the_decks_faces_and_counts_its_answers(real_data_path, quiz_env):
+    from deck_photos import labelled_faces, photos_zip
+
+    from fercore.decks import add_faces, faces_of, read_zip
+
+    store = Store(quiz_env)
+    deck, token = store.create_deck("Class photos")
+    add_faces(store, deck.code, token, faces_of(read_zip(photos_zip(labelled_faces(real_data_path, 3)), "c.zip")),
+              permission=True)
+    session, educator = store.create_session("Tuesday group", EMOTIONS, questions=2, level=4, deck=deck.code)
+    app = _page("Alex")
+    app.text_input(key="class_code").input(session.code)
+    app.run()
+    assert not app.exception
+    assert [img.alt for element in app.get("image") for img in element.proto.imgs][0].startswith(
+        "A face from the practice deck Class photos, in colour")
+    _choice_buttons(app)[0].click()
+    app.run()
+    (kept,) = store.answers("Alex", deck=deck.code)
+    assert kept.session == session.code and store.session_report(session.code, educator).learners["Alex"].answered == 1

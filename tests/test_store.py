@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from fercore.labels import EMOTIONS, INDEX
-from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, SCHEMA, SCHEMA_VERSION, Answer,
-                           DisplayChoices, NicknameTaken, Store, StoreError, UnknownSessionCode, WrongEducatorToken,
-                           WrongLearnerKey, YouVsModel, trends)
+from fercore.store import (CLEAR_ALPHABET, CODE_LENGTH, CSV_COLUMNS, DECK_FACES_MAX, SCHEMA, SCHEMA_VERSION, Answer,
+                           DisplayChoices, NicknameTaken, Store, StoreError, UnknownDeckCode, UnknownSessionCode,
+                           WrongEducatorToken, WrongLearnerKey, WrongOwnerToken, YouVsModel, trends)
+from fercore.store.schema import ADDED_INDEXES
 
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
@@ -174,7 +175,7 @@ def test_both_databases_have_the_same_columns_in_the_same_order(tmp_path, postgr
     """Some INSERTs name no columns, so the two schemas must not drift apart."""
     Store(tmp_path / "progress.sqlite3")
     Store(postgres_url).close()
-    for table in ("sessions", "answers", "display_choices", "learners"):
+    for table in ("sessions", "answers", "display_choices", "learners", "decks", "deck_faces"):
         assert table in SCHEMA
         sqlite_columns = [row[1] for row in query(tmp_path / "progress.sqlite3", f"PRAGMA table_info({table})")]
         postgres_columns = [row[0] for row in query(
@@ -461,3 +462,155 @@ def test_a_learners_session_result_counts_only_their_answers_in_that_session(sto
     assert list(result.emotions) == ["fear", "happy", "sad"]  # the usual order
     assert sorted((m.face_id, m.common_guess) for m in result.hard_faces) == [("f2", SURPRISE), ("f4", FEAR)]
     assert store.session_report(session.code, token).learners["Ana"].answered == 4
+
+
+# Practice decks. The crops here are stand-in bytes: tests/test_decks.py adds real faces found in photos.
+
+def crops(n: int, label: int = HAPPY) -> list[tuple[int, bytes, bytes]]:
+    return [(label, f"colour crop {i}".encode(), f"reading {i}".encode()) for i in range(n)]
+
+
+def test_an_owner_adds_relabels_and_removes_faces_and_a_learner_opens_the_deck_by_its_code(store):
+    deck, token = store.create_deck("  Our   family ")
+    assert (deck.name, deck.faces) == ("Our family", 0) and len(deck.code) == CODE_LENGTH
+    assert store.add_deck_faces(deck.code, token, crops(2) + crops(1, SAD), permission=True) == 3
+    opened = store.open_deck(f" {deck.code.lower()} ")  # typed as learners type codes
+    assert (opened.code, opened.faces) == (deck.code, 3)
+    faces = store.deck_faces(deck.code)
+    assert [(f.label, f.crop, f.reading) for f in faces] == [
+        (HAPPY, b"colour crop 0", b"reading 0"), (HAPPY, b"colour crop 1", b"reading 1"),
+        (SAD, b"colour crop 0", b"reading 0")]
+    store.relabel_deck_face(deck.code, token, faces[1].id, FEAR)
+    store.remove_deck_face(deck.code, token, faces[0].id)
+    assert [(f.id, f.label) for f in store.deck_faces(deck.code)] == [(faces[1].id, FEAR), (faces[2].id, SAD)]
+
+
+def test_deck_changes_need_the_owner_token_and_the_permission_of_the_people_shown(store):
+    deck, token = store.create_deck("Class photos")
+    other, other_token = store.create_deck("Other")
+    for wrong in (None, "", "ABCD-EFGH-JKMN", other_token):
+        with pytest.raises(WrongOwnerToken):
+            store.add_deck_faces(deck.code, wrong, crops(1), permission=True)
+        with pytest.raises(WrongOwnerToken):
+            store.delete_deck(deck.code, wrong)
+    with pytest.raises(StoreError, match="permission"):
+        store.add_deck_faces(deck.code, token, crops(1))
+    store.add_deck_faces(deck.code, token, crops(1), permission=True)
+    face = store.deck_faces(deck.code)[0]
+    store.relabel_deck_face(other.code, other_token, face.id, SAD)  # another deck's token reaches only its own faces
+    store.remove_deck_face(other.code, other_token, face.id)
+    assert store.deck_faces(deck.code) == [face]
+    with pytest.raises(StoreError, match="photo|crop"):  # a whole photo is not a crop
+        store.add_deck_faces(deck.code, token, [(HAPPY, bytes(20 * 1024 * 1024), b"r")], permission=True)
+    for bad in ("", " ", "x" * 61):
+        with pytest.raises(StoreError):
+            store.create_deck(bad)
+
+
+def test_a_deck_holds_at_most_500_faces_and_a_batch_past_that_adds_nothing(store):
+    deck, token = store.create_deck("Big")
+    store.add_deck_faces(deck.code, token, crops(DECK_FACES_MAX - 2), permission=True)
+    with pytest.raises(StoreError, match="at most 500 faces"):
+        store.add_deck_faces(deck.code, token, crops(3), permission=True)
+    assert store.open_deck(deck.code).faces == DECK_FACES_MAX - 2  # nothing half-added
+    store.add_deck_faces(deck.code, token, crops(2), permission=True)
+    assert store.open_deck(deck.code).faces == DECK_FACES_MAX
+
+
+def test_owners_adding_at_once_never_pass_the_limit(db):
+    deck, token = Store(db).create_deck("Raced")
+    results, ready = [], threading.Barrier(4)
+
+    def add():
+        store = Store(db)
+        ready.wait(timeout=60)
+        try:
+            results.append(store.add_deck_faces(deck.code, token, crops(150), permission=True))
+        except StoreError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, results)).count("150") == 3  # 450 fit; the fourth batch would pass 500
+    assert Store(db).open_deck(deck.code).faces == 450
+
+
+def test_deck_answers_are_kept_apart_from_fer2013_answers(store):
+    deck, token = store.create_deck("Family")
+    store.record("Sam", answer(HAPPY, HAPPY))
+    store.record("Sam", answer(SAD, FEAR, face=f"deck:{deck.code}:1"), deck=deck.code.lower())
+    store.record("Sam", answer(SAD, SAD, face=f"deck:{deck.code}:2"), deck=deck.code)
+    assert [a.face_id for a in store.answers("Sam")] == ["PublicTest_1"]
+    assert [(a.guess, a.deck) for a in store.answers("Sam", deck=deck.code)] == [(FEAR, deck.code), (SAD, deck.code)]
+    assert store.you_vs_model("Sam").faces == 1 and store.confusion("Sam")[0].sum() == 1
+    assert (store.streak("Sam"), store.streak("Sam", deck=deck.code)) == (1, 1)
+
+
+def test_deleting_a_deck_deletes_its_faces_and_answers_and_says_so_to_a_learner(db, store):
+    deck, token = store.create_deck("Family")
+    other, _ = store.create_deck("Other")
+    store.add_deck_faces(deck.code, token, crops(3), permission=True)
+    store.record("Sam", answer(HAPPY, HAPPY), deck=deck.code)
+    store.record("Sam", answer(HAPPY, HAPPY), deck=other.code)
+    assert store.delete_deck(deck.code, token) == 3
+    for opening in (store.open_deck, store.deck_faces):
+        with pytest.raises(UnknownDeckCode, match="no deck with the code .* deleted"):
+            opening(deck.code)
+    with pytest.raises(UnknownDeckCode):  # a learner answering the last face of a deck deleted meanwhile
+        store.record("Sam", answer(SAD, SAD), deck=deck.code)
+    assert store.answers("Sam", deck=deck.code) == [] and len(store.answers("Sam", deck=other.code)) == 1
+    assert query(db, "SELECT COUNT(*) FROM deck_faces") == [(0,)]
+
+
+def test_decks_past_the_retention_period_go_with_their_faces_and_answers(store):
+    now = datetime.now().astimezone()
+    deck, token = store.create_deck("Spring")
+    store.add_deck_faces(deck.code, token, crops(2), permission=True)
+    store.record("Ana", answer(HAPPY, HAPPY), deck=deck.code, at=now + timedelta(days=30))
+    store.expire(180, now=now + timedelta(days=179))
+    assert store.open_deck(deck.code).faces == 2
+    assert store.expire(180, now=now + timedelta(days=185)) == (1, 0)
+    with pytest.raises(UnknownDeckCode):
+        store.open_deck(deck.code)
+    assert store.answers("Ana", deck=deck.code) == []
+
+
+def test_a_version_4_database_keeps_its_answers_and_gains_decks(db):
+    if isinstance(db, Path):  # SQLite cannot drop a column with a foreign key: write a version-4 file as it was
+        v4_indexes = ADDED_INDEXES.split(";")[0]
+        with closing(sqlite3.connect(db)) as conn:
+            conn.executescript(f"{SCHEMA}; DROP TABLE deck_faces; DROP TABLE decks; "
+                               f"ALTER TABLE answers ADD COLUMN question_id TEXT; {v4_indexes}; PRAGMA user_version = 4;")
+        query(db, "INSERT INTO answers (answered_at, learner, face_id, true_label, guess, model_guess, level) "
+              "VALUES (?, 'Sam', 'PublicTest_1', ?, ?, ?, 1)", (datetime.now().astimezone().isoformat(), HAPPY, HAPPY, HAPPY))
+    else:
+        Store(db).record("Sam", answer(HAPPY, HAPPY))
+        for sql in ("ALTER TABLE answers DROP COLUMN deck", "ALTER TABLE sessions DROP COLUMN deck",
+                    "DROP TABLE deck_faces", "DROP TABLE decks",
+                    "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (4)"):
+            query(db, sql)
+    store = Store(db)
+    assert [a.guess for a in store.answers("Sam")] == [HAPPY]
+    deck, token = store.create_deck("Family")
+    assert store.create_session("On the deck", EMOTIONS, 5, 1, deck=deck.code)[0].deck == deck.code
+    store.add_deck_faces(deck.code, token, crops(1), permission=True)
+    store.record("Sam", answer(SAD, SAD), deck=deck.code)
+    assert len(store.answers("Sam")) == 1 and len(store.answers("Sam", deck=deck.code)) == 1
+    assert schema_version(db) == SCHEMA_VERSION
+
+
+def test_a_class_session_runs_on_a_deck_and_goes_when_the_deck_is_deleted(store):
+    deck, token = store.create_deck("Family")
+    session, educator = store.create_session("Tuesday group", EMOTIONS, 5, 2, deck=deck.code.lower())
+    assert store.join_session(session.code).deck == deck.code
+    store.record("Sam", answer(HAPPY, HAPPY, face=f"deck:{deck.code}:1"), session=session.code, deck=deck.code)
+    assert store.session_report(session.code, educator).learners["Sam"].answered == 1
+    with pytest.raises(UnknownDeckCode):
+        store.create_session("Elsewhere", EMOTIONS, 5, 2, deck="ZZZZZZ")
+    store.delete_deck(deck.code, token)
+    with pytest.raises(UnknownSessionCode):
+        store.join_session(session.code)
+    assert store.answers("Sam", deck=deck.code) == []

@@ -108,3 +108,18 @@ def quiz_pool():
     path = registry.active_model_path()
     modified = path.stat().st_mtime if path.exists() else 0.0
     return _quiz_pool(str(resolve_data_path()), str(path), modified)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the deck's faces...")
+def _deck_pool(code: str, version: str, model_path: str, modified: float):
+    from fercore.artifact import file_digest
+    from fercore.decks import deck_pool
+
+    return deck_pool(store(), code, file_digest(model_path), active_predictor)
+
+
+def deck_quiz_pool(deck):
+    """A practice deck's faces with the active model's readings, computed once per deck version and model.
+    Raises a FercoreError (a deck since deleted, no model) with a message for the user."""
+    path = registry.active_model_path()
+    return _deck_pool(deck.code, deck.version, str(path), path.stat().st_mtime if path.exists() else 0.0)

@@ -1,4 +1,4 @@
-"""Learners' answers and educators' sessions, kept in SQLite or PostgreSQL. No TensorFlow here.
+"""Learners' answers, educators' sessions and classes, practice decks: kept in SQLite or PostgreSQL. No TensorFlow.
 
 Bottom up: errors, records and identity (nicknames, codes, keys); statistics over records; schema, then
 backends (the two databases behind one seam); classrooms (classes that last, a part of the Store); store,
@@ -7,13 +7,14 @@ use.
 """
 from fercore.store.backends import BUSY_TIMEOUT_S, POOL_SIZE, POOL_WAIT_S, default_db_path, is_postgres_url
 from fercore.store.classrooms import CLASS_NAME_MAX, NOTE_MAX
-from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownSessionCode,
-                                  WrongEducatorToken, WrongLearnerKey)
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownDeckCode,
+                                  UnknownSessionCode, WrongEducatorToken, WrongLearnerKey, WrongOwnerToken)
 from fercore.store.identity import (CLEAR_ALPHABET, CODE_LENGTH, KEY_GROUPS, NICKNAME_MAX, TOKEN_GROUPS, fold,
                                     normalize_code, normalize_nickname)
-from fercore.store.records import (Answer, ClassMember, Classroom, ClassView, DisplayChoices, Focus, Membership,
-                                   MissedFace, Period, Session, SessionReport, SessionResult, StoredAnswer, Tally,
-                                   YouVsModel)
+from fercore.store.records import (Answer, ClassMember, Classroom, ClassView, Deck, DeckFace, DisplayChoices, Focus,
+                                   Membership, MissedFace, Period, Session, SessionReport, SessionResult, StoredAnswer,
+                                   Tally, YouVsModel)
 from fercore.store.schema import POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
 from fercore.store.statistics import MOST_MISSED, SITTING_GAP, TREND_WINDOW, confusion_matrix, trend_window, trends
-from fercore.store.store import CSV_COLUMNS, CSV_TIME, RETENTION_DAYS, SESSION_NAME_MAX, Store, retention_days
+from fercore.store.store import (CROP_BYTES_MAX, CSV_COLUMNS, CSV_TIME, DECK_FACES_MAX, RETENTION_DAYS,
+                                 SESSION_NAME_MAX, Store, retention_days)

@@ -1,5 +1,5 @@
 """The two databases behind one seam, and which one a location names. Each backend offers upgrade(),
-execute(), execute_together(), IntegrityError, is_foreign_key() and close().
+execute(), execute_together() (with an optional guard), IntegrityError, is_foreign_key() and close().
 
 SQLite: every call opens its own short connection (WAL mode, busy timeout, one statement per write), so
 one Store can serve every browser session of the app. PostgreSQL: a pool of connections does the same.
@@ -63,6 +63,16 @@ def _postgres_sql(sql: str) -> tuple[str, tuple[int, ...]]:
     return query, tuple(order)
 
 
+# A query run last inside execute_together, its message: when its first value is not true, the whole
+# transaction is rolled back and StoreError(message) raised (a limit that concurrent writers could cross).
+Guard = tuple[str, tuple, str]
+
+
+def _check(guard: Guard, row: tuple | None) -> None:
+    if not (row and row[0]):
+        raise StoreError(guard[2])
+
+
 class _SQLite:
     """One short connection per call: SQLite's locks work across processes; WAL lets readers go on
     while one writer writes."""
@@ -107,11 +117,13 @@ class _SQLite:
         with self._said(), closing(self._connect()) as conn:
             return conn.execute(_sqlite_sql(sql), params).fetchall()
 
-    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
+    def execute_together(self, statements: Iterable[tuple[str, tuple]], guard: Guard | None = None) -> list[int]:
         with self._said(), closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 counts = [conn.execute(_sqlite_sql(sql), params).rowcount for sql, params in statements]
+                if guard:
+                    _check(guard, conn.execute(_sqlite_sql(guard[0]), guard[1]).fetchone())
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -185,12 +197,15 @@ class _Postgres:
             cursor = conn.execute(query, [params[i] for i in order])
             return cursor.fetchall() if cursor.description else []
 
-    def execute_together(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
+    def execute_together(self, statements: Iterable[tuple[str, tuple]], guard: Guard | None = None) -> list[int]:
         with self._said(), self._pool.connection() as conn, conn.transaction():
             counts = []
             for sql, params in statements:
                 query, order = _postgres_sql(sql)
                 counts.append(conn.execute(query, [params[i] for i in order]).rowcount)
+            if guard:
+                query, order = _postgres_sql(guard[0])
+                _check(guard, conn.execute(query, [guard[1][i] for i in order]).fetchone())
             return counts
 
     @contextmanager

@@ -28,3 +28,11 @@ class WrongLearnerKey(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database can't be used now (down, locked, read-only, disk full): nothing was read or saved."""
+
+
+class UnknownDeckCode(StoreError):
+    pass
+
+
+class WrongOwnerToken(StoreError):
+    pass

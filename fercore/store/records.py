@@ -34,6 +34,7 @@ class StoredAnswer(Answer):
     learner: str
     session: str | None
     answered_at: datetime
+    deck: str | None = None  # the practice deck's code; None for a FER2013 face
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Session:
     questions: int
     level: int
     created_at: datetime
+    deck: str | None = None  # the practice deck it runs on; None: FER2013's faces
     class_code: str | None = None  # the class it is run in, if any
 
 
@@ -175,3 +177,24 @@ class SessionReport:
     confusion: np.ndarray  # (7, 7) rows = true emotion, columns = the group's answers
     model_confusion: np.ndarray  # the model on the same faces
     most_missed: list[MissedFace]
+
+
+@dataclass(frozen=True)
+class Deck:
+    """A practice deck: faces from an educator's or a family's own photos, opened by its code."""
+
+    code: str
+    name: str
+    created_at: datetime
+    faces: int
+    version: str = ""  # changes whenever a face is added, removed or relabelled: what a quiz pool is cached by
+
+
+@dataclass(frozen=True)
+class DeckFace:
+    id: int
+    label: int  # the owner's label, an index into EMOTIONS
+    crop: bytes  # the levelled face in colour (JPEG)
+    reading: bytes  # its 48x48 grayscale copy (PNG), what the model reads
+    model: str | None = None  # the digest of the model whose probabilities are kept with it
+    readings: bytes | None = None  # that model's 7 probabilities, float32

@@ -1,8 +1,9 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 5  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
-# 4 answers.question_id, 5 classes (classes, class_members, focuses, sessions.class_code)
+SCHEMA_VERSION = 6  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+# 4 answers.question_id, 5 decks, deck_faces, answers.deck and sessions.deck, 6 classes, class_members,
+# focuses and sessions.class_code
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -57,6 +58,23 @@ CREATE TABLE IF NOT EXISTS focuses (
 );
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+CREATE TABLE IF NOT EXISTS decks (
+    code        TEXT PRIMARY KEY,          -- the share code learners type
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,             -- sha256 of the owner token, never the token
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deck_faces (  -- only face crops: never a whole photo, its file name or metadata
+    id          INTEGER PRIMARY KEY,
+    deck        TEXT NOT NULL REFERENCES decks (code) ON DELETE CASCADE,
+    label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND {NUM_CLASSES - 1}),
+    crop        BLOB NOT NULL,             -- the levelled face in colour, JPEG re-encoded from pixels
+    reading     BLOB NOT NULL,             -- its 48x48 grayscale copy, PNG, what the model reads
+    added_at    TEXT NOT NULL,
+    model       TEXT,                      -- the digest of the model whose probabilities follow
+    readings    BLOB                       -- that model's 7 probabilities (float32), so no quiz waits for it
+);
+CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
 """
 # The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
 # `<`, so they sort bytewise (COLLATE "C") whatever the database's locale. ON DELETE CASCADE: writers here
@@ -116,13 +134,37 @@ CREATE TABLE IF NOT EXISTS focuses (
 CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
+CREATE TABLE IF NOT EXISTS decks (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deck_faces (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    deck        TEXT NOT NULL REFERENCES decks (code) ON DELETE CASCADE,
+    label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND {NUM_CLASSES - 1}),
+    crop        BYTEA NOT NULL,
+    reading     BYTEA NOT NULL,
+    added_at    TEXT COLLATE "C" NOT NULL,
+    model       TEXT,
+    readings    BYTEA
+);
+CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
 """
 # Columns added to a table after its first version, the same in both databases: a database from before
 # gains them at the end of the table, a new one right after its tables are made.
 ADDED_COLUMNS = {
-    "answers": {"question_id": "TEXT"},  # the question answered: one answer per question, however often sent
-    "sessions": {"class_code": "TEXT"},  # the class a session is run in, if any
+    "answers": {
+        "question_id": "TEXT",  # the question answered: one answer per question, however often sent
+        "deck": "TEXT REFERENCES decks (code) ON DELETE CASCADE",  # a practice deck's code; NULL: FER2013
+    },
+    "sessions": {
+        "deck": "TEXT REFERENCES decks (code) ON DELETE CASCADE",  # a session run on a deck
+        "class_code": "TEXT",  # the class a session is run in, if any
+    },
 }
 # Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.
-ADDED_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"
+ADDED_INDEXES = ("CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"
+                 "CREATE INDEX IF NOT EXISTS answers_by_deck ON answers (deck);")
 SCHEMA_LOCK = 0x6665_7263_6F72_65  # "fercore": the advisory lock held while PostgreSQL's schema is created

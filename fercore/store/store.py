@@ -2,8 +2,10 @@
 shared by threads and processes (several app servers share a PostgreSQL database: docs/deploy.md).
 
 A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
-learner's answers only after `sign_in`. Answers and sessions older than the retention period
-(FER_RETENTION_DAYS, default 180) are deleted.
+learner's answers only after `sign_in`. A practice deck is a set of labelled face crops with a share code
+and an owner token (only its hash kept); answers on a deck carry its code and are kept apart from FER2013
+answers. Answers, sessions and decks older than the retention period (FER_RETENTION_DAYS, default 180)
+are deleted.
 """
 from __future__ import annotations
 
@@ -21,16 +23,18 @@ import numpy as np
 from fercore.labels import EMOTIONS
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
 from fercore.store.classrooms import Classrooms
-from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownSessionCode,
-                                  WrongEducatorToken, WrongLearnerKey)
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownDeckCode,
+                                  UnknownSessionCode, WrongEducatorToken, WrongLearnerKey, WrongOwnerToken)
 from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
                                     normalize_nickname)
-from fercore.store.records import (Answer, Classroom, DisplayChoices, Period, Session, SessionReport,
+from fercore.store.records import (Answer, Classroom, Deck, DeckFace, DisplayChoices, Period, Session, SessionReport,
                                    SessionResult, StoredAnswer, Tally, YouVsModel)
 from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
 
 RETENTION_DAYS = 180
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
+DECK_FACES_MAX = 500
+CROP_BYTES_MAX = 256 * 1024  # a face crop, never a whole photo: a 20 MB photo can't slip in as a "crop"
 CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
                "model_correct", "level", "session", "session_name")
 CSV_TIME = "%Y-%m-%d %H:%M:%S"  # the server's local time, a form spreadsheets read as a date
@@ -119,33 +123,40 @@ class Store(Classrooms):
     # Learners: their answers
 
     def record(self, learner: str, answer: Answer, session: str | None = None,
-               at: datetime | None = None, question_id: str | None = None) -> StoredAnswer:
+               at: datetime | None = None, question_id: str | None = None, deck: str | None = None) -> StoredAnswer:
         """Save an answer; returns it as stored. question_id: the question answered. The first answer
         to a question is kept and returned whatever is sent again with that id, so a retry after a
-        failure the database may still have committed (a dropped connection) stores nothing twice."""
+        failure the database may still have committed (a dropped connection) stores nothing twice.
+        deck: the code of the practice deck the face came from."""
         learner = self._kept_name(learner)
         session = normalize_code(session) if session else None
+        deck = normalize_code(deck) if deck else None
         at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         try:
             # A nickname keeps the spelling it was first given, whatever case is typed later.
             inserted = self._execute(
                 "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level, "
-                "question_id) "
+                "question_id, deck) "
                 "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
-                "?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (question_id) DO NOTHING RETURNING id",
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (question_id) DO NOTHING RETURNING id",
                 (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
-                 int(answer.model_guess), int(answer.level), question_id),
+                 int(answer.model_guess), int(answer.level), question_id, deck),
             )
         except self._db.IntegrityError as exc:
+            if deck and self._db.is_foreign_key(exc) and not self._execute("SELECT 1 FROM decks WHERE code = ?",
+                                                                              (deck,)):
+                raise UnknownDeckCode(_deck_gone(deck)) from None
             if session and self._db.is_foreign_key(exc):
                 raise UnknownSessionCode(f"There is no session with the code {session}.") from None
             raise StoreError(f"That answer could not be saved ({exc}).") from None
         where = ("id = ?", (inserted[0][0],)) if inserted else ("question_id = ?", (question_id,))
         return self._answers(*where)[0]
 
-    def answers(self, learner: str, limit: int | None = None) -> list[StoredAnswer]:
-        """The learner's answers, oldest first; with limit, only the latest that many."""
-        return self._answers("NOCASE(learner) = NOCASE(?)", (self._kept_name(learner),), limit)
+    def answers(self, learner: str, limit: int | None = None, deck: str | None = None) -> list[StoredAnswer]:
+        """The learner's answers on FER2013's faces, or with deck on that deck's, oldest first; with limit,
+        only the latest that many."""
+        return self._answers("NOCASE(learner) = NOCASE(?) AND COALESCE(deck, '') = ?",
+                             (self._kept_name(learner), normalize_code(deck) if deck else ""), limit)
 
     def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
         """Accuracy overall and per emotion for each day or sitting, oldest first."""
@@ -168,12 +179,13 @@ class Store(Classrooms):
         self._execute("INSERT INTO display_choices VALUES (?, ?) ON CONFLICT (NOCASE(learner)) DO UPDATE "
                       "SET choices = ?", (self._kept_name(learner), on, on))
 
-    def streak(self, learner: str) -> int:
-        """How many answers in a row, up to the latest, were right."""
+    def streak(self, learner: str, deck: str | None = None) -> int:
+        """How many answers in a row, up to the latest, were right (on FER2013, or on the deck)."""
+        mine = "NOCASE(learner) = NOCASE(?1) AND COALESCE(deck, '') = ?2"
         (count,) = self._execute(
-            "SELECT COUNT(*) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND id > "
-            "(SELECT COALESCE(MAX(id), 0) FROM answers WHERE NOCASE(learner) = NOCASE(?1) AND guess != true_label)",
-            (self._kept_name(learner),),
+            f"SELECT COUNT(*) FROM answers WHERE {mine} AND id > "
+            f"(SELECT COALESCE(MAX(id), 0) FROM answers WHERE {mine} AND guess != true_label)",
+            (self._kept_name(learner), normalize_code(deck) if deck else ""),
         )[0]
         return count
 
@@ -189,10 +201,13 @@ class Store(Classrooms):
     # Educators: class sessions
 
     def create_session(self, name: str, emotions: Iterable[str], questions: int, level: int,
-                       class_code: str | None = None, class_token: str | None = None) -> tuple[Session, str]:
-        """A new session and its educator token; show the token once, only its hash is kept. Run in a class
-        (class_code and its token), the class's token opens the session too."""
+                       deck: str | None = None, class_code: str | None = None,
+                       class_token: str | None = None) -> tuple[Session, str]:
+        """A new session and its educator token; show the token once, only its hash is kept. deck: the code
+        of a practice deck whose faces the session shows instead of FER2013's. Run in a class (class_code and
+        its token), the class's token opens the session too."""
         name, emotions = " ".join(str(name).split()), set(emotions)
+        deck = self.open_deck(deck).code if deck else None
         chosen = tuple(e for e in EMOTIONS if e in emotions)
         if not name or emotions - set(EMOTIONS) or not chosen or questions < 1 or level < 1:
             raise StoreError("A session needs a name, at least one of the seven emotions, "
@@ -205,10 +220,10 @@ class Store(Classrooms):
         token = class_token if in_class else "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
         created = datetime.now(timezone.utc)
         code = self._insert_under_new_code(
-            "INSERT INTO sessions (code, name, emotions, questions, level, token_hash, created_at, class_code) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, ",".join(chosen), int(questions), int(level), _hash(token), created.isoformat(), in_class))
-        return Session(code, name, chosen, int(questions), int(level), created, in_class), token
+            "INSERT INTO sessions (code, name, emotions, questions, level, token_hash, created_at, deck, class_code) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, ",".join(chosen), int(questions), int(level), _hash(token), created.isoformat(), deck, in_class))
+        return Session(code, name, chosen, int(questions), int(level), created, deck, in_class), token
 
     def join_session(self, code: str) -> Session:
         sessions = self._sessions("code = ?", (normalize_code(code),))
@@ -216,18 +231,6 @@ class Store(Classrooms):
             raise UnknownSessionCode(f"There is no session with the code {normalize_code(code) or '(empty)'}. "
                                      "Check the code with your educator.")
         return sessions[0]
-
-    def find_code(self, code: str) -> Session | Classroom:
-        """What a learner's code opens: a class session, else a class."""
-        try:
-            return self.join_session(code)
-        except UnknownSessionCode:
-            try:
-                return self.classroom(code)
-            except UnknownClassCode:
-                raise UnknownSessionCode(f"There is no class or session with the code "
-                                         f"{normalize_code(code) or '(empty)'}. Check the code with your "
-                                         "educator.") from None
 
     def session_report(self, code: str, token: str) -> SessionReport:
         session = self._authorize(code, token)
@@ -270,14 +273,105 @@ class Store(Classrooms):
             raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
         return session
 
+    # Owners: practice decks
+
+    def create_deck(self, name: str) -> tuple[Deck, str]:
+        """A new, empty deck and its owner token; show the token once, only its hash is kept."""
+        name = " ".join(str(name).split())
+        if not name or len(name) > SESSION_NAME_MAX:
+            raise StoreError(f"A deck needs a name of 1 to {SESSION_NAME_MAX} characters.")
+        self.expire(retention_days())
+        token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
+        created = datetime.now(timezone.utc)
+        code = self._insert_under_new_code("INSERT INTO decks VALUES (?, ?, ?, ?)", (name, _hash(token),
+                                                                                    created.isoformat()))
+        return Deck(code, name, created, 0), token
+
+    def open_deck(self, code: str) -> Deck:
+        code = normalize_code(code)
+        rows = self._execute("SELECT code, name, created_at, COUNT(id), COALESCE(MAX(id), 0), "
+                             "COALESCE(SUM(id * (label + 1)), 0) FROM decks LEFT JOIN deck_faces ON deck = code "
+                             "WHERE code = ? GROUP BY code, name, created_at", (code,))
+        if not rows:
+            raise UnknownDeckCode(_deck_gone(code))
+        code, name, created_at, faces, newest, labels = rows[0]
+        return Deck(code, name, datetime.fromisoformat(created_at), faces, f"{faces}-{newest}-{labels}")
+
+    def deck_faces(self, code: str) -> list[DeckFace]:
+        """Every face of the deck, oldest first: anyone with the code may practise on them."""
+        deck = self.open_deck(code)
+        rows = self._execute("SELECT id, label, crop, reading, model, readings FROM deck_faces WHERE deck = ? "
+                             "ORDER BY id", (deck.code,))
+        return [DeckFace(id, label, bytes(crop), bytes(reading), model, readings and bytes(readings))
+                for id, label, crop, reading, model, readings in rows]
+
+    def keep_deck_readings(self, code: str, model: str, readings: dict[int, bytes]) -> None:
+        """A model's probabilities for the deck's faces (face id -> 7 float32), so the next quiz on the deck
+        needs no model run. Derived from the faces, so no token: the server computes them."""
+        self._execute_together(*[("UPDATE deck_faces SET model = ?, readings = ? WHERE id = ? AND deck = ?",
+                                  (model, values, int(face_id), normalize_code(code)))
+                                 for face_id, values in readings.items()])
+
+    def add_deck_faces(self, code: str, token: str, faces: Iterable[tuple[int, bytes, bytes]],
+                       permission: bool = False) -> int:
+        """Add (label, colour crop, 48x48 reading copy) faces, all of them or none; returns how many.
+        permission: the owner confirmed the people shown agreed."""
+        deck, faces = self.owned_deck(code, token), list(faces)
+        if not permission:
+            raise StoreError("Confirm that you have the permission of the people shown before adding their faces.")
+        if any(not 0 <= label < len(EMOTIONS) or len(crop) > CROP_BYTES_MAX for label, crop, _ in faces):
+            raise StoreError("Only face crops with one of the seven emotions can be added to a deck.")
+        if deck.faces + len(faces) > DECK_FACES_MAX:
+            raise StoreError(_deck_full(deck.faces, len(faces)))
+        added = datetime.now(timezone.utc).isoformat()
+        # The first statement locks the deck's row (PostgreSQL), so two owners adding at once are counted in turn.
+        self._execute_together(
+            ("UPDATE decks SET name = name WHERE code = ?", (deck.code,)),
+            *[("INSERT INTO deck_faces (deck, label, crop, reading, added_at) VALUES (?, ?, ?, ?, ?)",
+               (deck.code, int(label), crop, reading, added)) for label, crop, reading in faces],
+            guard=("SELECT COUNT(*) <= ? FROM deck_faces WHERE deck = ?", (DECK_FACES_MAX, deck.code),
+                   _deck_full(deck.faces, len(faces))))
+        return len(faces)
+
+    def relabel_deck_face(self, code: str, token: str, face_id: int, label: int) -> None:
+        deck = self.owned_deck(code, token)
+        if not 0 <= label < len(EMOTIONS):
+            raise StoreError(f"Choose one of the seven emotions: {', '.join(EMOTIONS)}.")
+        self._execute("UPDATE deck_faces SET label = ? WHERE id = ? AND deck = ?",
+                      (int(label), int(face_id), deck.code))
+
+    def remove_deck_face(self, code: str, token: str, face_id: int) -> None:
+        deck = self.owned_deck(code, token)
+        self._execute("DELETE FROM deck_faces WHERE id = ? AND deck = ?", (int(face_id), deck.code))
+
+    def delete_deck(self, code: str, token: str) -> int:
+        """Delete the deck, its faces, the class sessions run on it and every answer given on it, for good;
+        returns how many faces went."""
+        deck = self.owned_deck(code, token)
+        on_deck = "SELECT code FROM sessions WHERE deck = ?1"
+        *_, faces, _ = self._execute_together(
+            (f"DELETE FROM answers WHERE deck = ?1 OR session IN ({on_deck})", (deck.code,)),
+            ("DELETE FROM sessions WHERE deck = ?", (deck.code,)),
+            ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
+            ("DELETE FROM decks WHERE code = ?", (deck.code,)))
+        return faces
+
+    def owned_deck(self, code: str, token: str | None) -> Deck:
+        deck = self.open_deck(code)
+        (stored,) = self._execute("SELECT token_hash FROM decks WHERE code = ?", (deck.code,))[0]
+        if not token or not hmac.compare_digest(_hash(token), stored):
+            raise WrongOwnerToken(f"That owner token does not open deck {deck.code}.")
+        return deck
+
     # Retention
 
     def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
-        """Delete answers and sessions older than `days` (a session's answers go with it), classes unused
-        that long (nobody joined, no session run, no next step set), and learners registered that long ago
-        who have no answers left. Returns (answers, sessions) deleted."""
+        """Delete answers, sessions and decks older than `days` (a session's or a deck's answers and a deck's
+        faces go with it), classes unused that long (nobody joined, no session run, no next step set), and
+        learners registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
         cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
         old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
+        old_decks = "SELECT code FROM decks WHERE created_at < ?1"
         idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
         idle_classes = ("created_at < ?1 "
                         "AND code NOT IN (SELECT class_code FROM class_members WHERE joined_at >= ?1) "
@@ -285,8 +379,11 @@ class Store(Classrooms):
                         "AND code NOT IN (SELECT class_code FROM sessions WHERE class_code IS NOT NULL "
                         "AND created_at >= ?1)")
         answers, sessions, *_ = self._execute_together(
-            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions})", (cutoff,)),
-            ("DELETE FROM sessions WHERE created_at < ?1", (cutoff,)),
+            (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions}) OR deck IN ({old_decks}) "
+             f"OR session IN (SELECT code FROM sessions WHERE deck IN ({old_decks}))", (cutoff,)),
+            (f"DELETE FROM sessions WHERE created_at < ?1 OR deck IN ({old_decks})", (cutoff,)),
+            (f"DELETE FROM deck_faces WHERE deck IN ({old_decks})", (cutoff,)),
+            ("DELETE FROM decks WHERE created_at < ?1", (cutoff,)),
             (f"DELETE FROM classes WHERE {idle_classes}", (cutoff,)),  # members and next steps go with it
             ("DELETE FROM display_choices WHERE NOCASE(learner) IN "
              f"(SELECT NOCASE(name) FROM learners WHERE {idle_learners})", (cutoff,)),
@@ -300,11 +397,12 @@ class Store(Classrooms):
     # The database
 
     def _insert_under_new_code(self, sql: str, rest: tuple) -> str:
-        """Insert a row whose first value is a new join code, one that no session or class has; returns it."""
+        """Insert a row whose first value is a new code, one that no session, class or deck has (a learner types
+        any of them in the same box); returns it."""
         while True:
             code = _random_text(CODE_LENGTH)
-            if self._execute("SELECT 1 FROM sessions WHERE code = ?1 UNION SELECT 1 FROM classes WHERE code = ?1",
-                             (code,)):
+            if self._execute("SELECT 1 FROM sessions WHERE code = ?1 UNION SELECT 1 FROM classes WHERE code = ?1 "
+                             "UNION SELECT 1 FROM decks WHERE code = ?1", (code,)):
                 continue
             try:
                 self._execute(sql, (code, *rest))
@@ -314,22 +412,33 @@ class Store(Classrooms):
 
     def _sessions(self, where: str, params: tuple) -> list[Session]:
         """Sessions, newest first."""
-        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, class_code FROM sessions "
-                             f"WHERE {where} ORDER BY created_at DESC", params)
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, deck, class_code "
+                             f"FROM sessions WHERE {where} ORDER BY created_at DESC", params)
         return [Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created),
-                        class_code) for code, name, emotions, questions, level, created, class_code in rows]
+                        deck, class_code) for code, name, emotions, questions, level, created, deck, class_code in rows]
 
     def _answers(self, where: str, params: tuple, limit: int | None = None) -> list[StoredAnswer]:
-        columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at"
+        columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at, deck"
         sql = f"SELECT {columns} FROM answers WHERE {where} ORDER BY id DESC"
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, int(limit))
         rows = self._execute(sql, params)
-        return [StoredAnswer(*row[:-1], datetime.fromisoformat(row[-1])) for row in reversed(rows)]
+        return [StoredAnswer(*row[:-2], datetime.fromisoformat(row[-2]), row[-1]) for row in reversed(rows)]
 
     def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._db.execute(sql, params)
 
-    def _execute_together(self, *statements: tuple[str, tuple]) -> list[int]:
-        """Several writes as one transaction; returns each one's row count."""
-        return self._db.execute_together(statements)
+    def _execute_together(self, *statements: tuple[str, tuple], guard: tuple[str, tuple, str] | None = None
+                          ) -> list[int]:
+        """Several writes as one transaction; returns each one's row count. guard: see backends.Guard."""
+        return self._db.execute_together(statements, guard)
+
+
+def _deck_gone(code: str) -> str:
+    return (f"There is no deck with the code {code or '(empty)'}: it may have been deleted. "
+            "Check the code with whoever made the deck.")
+
+
+def _deck_full(has: int, adding: int) -> str:
+    return (f"A deck holds at most {DECK_FACES_MAX} faces: this one has {has}, so these {adding} were not added. "
+            "Remove some faces or start another deck.")
