@@ -91,8 +91,9 @@ def not_practised_lately(members: Sequence[ClassMember], now: datetime, lately: 
 
 
 def focus_words(focus: Focus) -> str:
-    """"fear and sad at level 2", as the learner and the educator read it."""
-    return f"{and_list(focus.emotions)} at level {focus.level}"
+    """"fear and sad at level 2", as the learner and the educator read it, and the deck if there is one."""
+    on_deck = f" on the practice deck {focus.deck[1]}" if focus.deck else ""
+    return f"{and_list(focus.emotions)} at level {focus.level}{on_deck}"
 
 
 def and_list(words: Sequence[str]) -> str:

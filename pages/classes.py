@@ -122,6 +122,8 @@ def next_step_form(view, member) -> None:
         st.select_slider("Level", LEVELS, value=focus.level if focus else 1, key=f"{key}-level")
         st.text_area("Note for the learner (optional)", value=focus.note if focus else "", max_chars=NOTE_MAX,
                      key=f"{key}-note")
+        st.text_input("Practice deck code (optional)", value=focus.deck[0] if focus and focus.deck else "",
+                      max_chars=12, key=f"{key}-deck", help="To practise on a deck of familiar faces.")
         st.form_submit_button("Set this next step", on_click=set_next_step, args=(view, who, key))
     if focus:
         st.button("Clear this next step", key=f"{key}-clear", on_click=clear_next_step, args=(view, who, key))
@@ -132,7 +134,8 @@ def set_next_step(view, who, key) -> None:
     state = st.session_state
     try:
         store().set_focus(view.classroom.code, state.open_class_token, state[f"{key}-emotions"],
-                          state[f"{key}-level"], state[f"{key}-note"], learner=who)
+                          state[f"{key}-level"], state[f"{key}-note"], learner=who,
+                          deck=state[f"{key}-deck"].strip() or None)
     except FercoreError as exc:
         state[f"{key}-problem"] = plain(exc)
 

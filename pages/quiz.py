@@ -117,14 +117,17 @@ def educator_suggestion(learner, class_session) -> None:
     if focus is None:
         return
     state = st.session_state
-    if state.get("level") == focus.level and sorted(state.get("focus") or []) == sorted(focus.emotions):
+    started = {"focus": list(focus.emotions), "level": focus.level}
+    if focus.deck:
+        started["class_code"] = focus.deck[0]  # the code box opens the deck
+    same_deck = not focus.deck or state.get("class_code", "").strip().upper() == focus.deck[0]
+    if same_deck and state.get("level") == focus.level and sorted(state.get("focus") or []) == sorted(focus.emotions):
         st.caption(f"Practising what your educator suggested: {plain(focus_words(focus))}.")
         return
     with st.container(border=True):
         st.write(f"Your educator suggests practising {plain(focus_words(focus))}."
                  + (f" {plain(focus.note)}" if focus.note else ""))
-        st.button("Start this practice", on_click=st.session_state.update,
-                  kwargs={"focus": list(focus.emotions), "level": focus.level, "question": None, "result": None})
+        st.button("Start this practice", on_click=state.update, kwargs=started | {"question": None, "result": None})
 
 
 def ask(pool, learner, level, focus, class_session, deck):

@@ -163,3 +163,14 @@ def test_a_version_5_database_keeps_its_sessions_and_answers_and_gains_classes(d
     classroom, class_token = store.create_class("Blue group")
     store.create_session("Thursday", ["sad"], 3, 1, class_code=classroom.code, class_token=class_token)
     assert schema_version(db) == SCHEMA_VERSION
+
+
+def test_a_next_step_may_name_a_practice_deck_and_loses_it_when_the_deck_is_deleted(store):
+    classroom, token = joined(store, "Zoe")
+    deck, owner = store.create_deck("Family")
+    focus = store.set_focus(classroom.code, token, ["happy"], 1, learner="Zoe", deck=deck.code.lower())
+    assert focus.deck == (deck.code, "Family") == store.suggested_focus("Zoe").deck
+    with pytest.raises(StoreError, match="ZZZZZZ"):
+        store.set_focus(classroom.code, token, ["happy"], 1, deck="zzzzzz")
+    store.delete_deck(deck.code, owner)
+    assert store.suggested_focus("Zoe").deck is None and store.suggested_focus("Zoe").emotions == ("happy",)

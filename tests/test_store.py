@@ -582,13 +582,16 @@ def test_a_version_4_database_keeps_its_answers_and_gains_decks(db):
     if isinstance(db, Path):  # SQLite cannot drop a column with a foreign key: write a version-4 file as it was
         v4_indexes = ADDED_INDEXES.split(";")[0]
         with closing(sqlite3.connect(db)) as conn:
-            conn.executescript(f"{SCHEMA}; DROP TABLE deck_faces; DROP TABLE decks; "
+            conn.executescript(f"{SCHEMA}; DROP TABLE focuses; DROP TABLE class_members; DROP TABLE classes; "
+                               "DROP TABLE deck_faces; DROP TABLE decks; "
                                f"ALTER TABLE answers ADD COLUMN question_id TEXT; {v4_indexes}; PRAGMA user_version = 4;")
         query(db, "INSERT INTO answers (answered_at, learner, face_id, true_label, guess, model_guess, level) "
               "VALUES (?, 'Sam', 'PublicTest_1', ?, ?, ?, 1)", (datetime.now().astimezone().isoformat(), HAPPY, HAPPY, HAPPY))
     else:
         Store(db).record("Sam", answer(HAPPY, HAPPY))
-        for sql in ("ALTER TABLE answers DROP COLUMN deck", "ALTER TABLE sessions DROP COLUMN deck",
+        for sql in ("DROP TABLE focuses", "DROP TABLE class_members", "DROP TABLE classes",
+                    "ALTER TABLE sessions DROP COLUMN class_code",  # from after version 4 as well
+                    "ALTER TABLE answers DROP COLUMN deck", "ALTER TABLE sessions DROP COLUMN deck",
                     "DROP TABLE deck_faces", "DROP TABLE decks",
                     "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (4)"):
             query(db, sql)

@@ -52,9 +52,11 @@ class Classrooms:
                                                                                      (classroom.code,)))
 
     def set_focus(self, code: str, token: str, emotions: Iterable[str], level: int, note: str = "",
-                  learner: str | None = None) -> Focus:
-        """The next step for one learner of the class, or for the whole class (learner None)."""
+                  learner: str | None = None, deck: str | None = None) -> Focus:
+        """The next step for one learner of the class, or for the whole class (learner None); deck: the code
+        of a practice deck to practise on."""
         classroom = self._authorize_class(code, token)
+        deck = self.open_deck(deck) if deck else None
         emotions = set(emotions)
         chosen = tuple(e for e in EMOTIONS if e in emotions)
         note = " ".join(str(note).split())
@@ -64,10 +66,12 @@ class Classrooms:
             raise StoreError(f"A note can have at most {NOTE_MAX} characters.")
         who = self._member(classroom, learner) if learner else WHOLE_CLASS
         now = datetime.now(timezone.utc)
-        values = (",".join(chosen), int(level), note, now.isoformat())
-        self._execute("INSERT INTO focuses VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (class_code, learner) DO UPDATE "
-                      "SET emotions = ?3, level = ?4, note = ?5, set_at = ?6", (classroom.code, who, *values))
-        return Focus(classroom, learner and self._kept_name(learner), chosen, int(level), note, now)
+        values = (",".join(chosen), int(level), note, now.isoformat(), deck and deck.code)
+        self._execute("INSERT INTO focuses VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (class_code, learner) "
+                      "DO UPDATE SET emotions = ?3, level = ?4, note = ?5, set_at = ?6, deck = ?7",
+                      (classroom.code, who, *values))
+        return Focus(classroom, learner and self._kept_name(learner), chosen, int(level), note, now,
+                     deck and (deck.code, deck.name))
 
     def clear_focus(self, code: str, token: str, learner: str | None = None) -> None:
         classroom = self._authorize_class(code, token)
@@ -121,22 +125,24 @@ class Classrooms:
         """The next step an educator set for this learner, else for one of their classes; the newest first."""
         folded = fold(learner)
         rows = self._execute(
-            "SELECT c.code, c.name, c.created_at, f.learner, f.emotions, f.level, f.note, f.set_at FROM focuses f "
-            "JOIN class_members m ON m.class_code = f.class_code AND m.learner = ?1 "
-            "JOIN classes c ON c.code = f.class_code WHERE f.learner IN (?1, '') "
+            "SELECT c.code, c.name, c.created_at, f.learner, f.emotions, f.level, f.note, f.set_at, d.code, d.name "
+            "FROM focuses f JOIN class_members m ON m.class_code = f.class_code AND m.learner = ?1 "
+            "JOIN classes c ON c.code = f.class_code LEFT JOIN decks d ON d.code = f.deck "
+            "WHERE f.learner IN (?1, '') "
             "ORDER BY f.learner = '', f.set_at DESC LIMIT 1", (folded,))
         return self._focus(*rows[0]) if rows else None
 
     def _focuses(self, classroom: Classroom) -> dict[str, Focus]:
         """The class's next steps by learners.folded, WHOLE_CLASS for everyone."""
-        rows = self._execute("SELECT learner, emotions, level, note, set_at FROM focuses WHERE class_code = ?",
-                             (classroom.code,))
+        rows = self._execute("SELECT f.learner, f.emotions, f.level, f.note, f.set_at, d.code, d.name FROM focuses f "
+                             "LEFT JOIN decks d ON d.code = f.deck WHERE f.class_code = ?", (classroom.code,))
         return {row[0]: self._focus(classroom.code, classroom.name, classroom.created_at.isoformat(), *row)
                 for row in rows}
 
-    def _focus(self, code, name, created_at, learner, emotions, level, note, set_at) -> Focus:
+    def _focus(self, code, name, created_at, learner, emotions, level, note, set_at, deck, deck_name) -> Focus:
         return Focus(_classroom(code, name, created_at), self._kept_name(learner) if learner else None,
-                     tuple(emotions.split(",")), level, note, datetime.fromisoformat(set_at))
+                     tuple(emotions.split(",")), level, note, datetime.fromisoformat(set_at),
+                     (deck, deck_name) if deck else None)
 
 
 def _classroom(code: str, name: str, created_at: str) -> Classroom:

@@ -130,6 +130,7 @@ class Focus:
     level: int
     note: str
     set_at: datetime
+    deck: tuple[str, str] | None = None  # (code, name) of a practice deck to practise on
 
 
 @dataclass(frozen=True)

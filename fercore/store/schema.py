@@ -35,27 +35,6 @@ CREATE TABLE IF NOT EXISTS learners (
     key_hash    TEXT NOT NULL,             -- sha256 of the learner's key, never the key
     created_at  TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS classes (
-    code        TEXT PRIMARY KEY,          -- the join code (never the same as a session's)
-    name        TEXT NOT NULL,
-    token_hash  TEXT NOT NULL,             -- sha256 of the educator token, never the token
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS class_members (
-    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
-    learner     TEXT NOT NULL,             -- learners.folded
-    joined_at   TEXT NOT NULL,             -- the educator sees the learner's answers from then on
-    PRIMARY KEY (class_code, learner)
-);
-CREATE TABLE IF NOT EXISTS focuses (
-    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
-    learner     TEXT NOT NULL,             -- learners.folded, or '' for the whole class
-    emotions    TEXT NOT NULL,             -- comma-separated emotion names
-    level       INTEGER NOT NULL,
-    note        TEXT NOT NULL,
-    set_at      TEXT NOT NULL,
-    PRIMARY KEY (class_code, learner)
-);
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (learner);
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
 CREATE TABLE IF NOT EXISTS decks (
@@ -75,6 +54,28 @@ CREATE TABLE IF NOT EXISTS deck_faces (  -- only face crops: never a whole photo
     readings    BLOB                       -- that model's 7 probabilities (float32), so no quiz waits for it
 );
 CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
+CREATE TABLE IF NOT EXISTS classes (
+    code        TEXT PRIMARY KEY,          -- the join code (never the same as a session's)
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,             -- sha256 of the educator token, never the token
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_members (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,             -- learners.folded
+    joined_at   TEXT NOT NULL,             -- the educator sees the learner's answers from then on
+    PRIMARY KEY (class_code, learner)
+);
+CREATE TABLE IF NOT EXISTS focuses (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,             -- learners.folded, or '' for the whole class
+    emotions    TEXT NOT NULL,             -- comma-separated emotion names
+    level       INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    set_at      TEXT NOT NULL,
+    deck        TEXT REFERENCES decks (code) ON DELETE SET NULL,  -- to practise on, if any
+    PRIMARY KEY (class_code, learner)
+);
 """
 # The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
 # `<`, so they sort bytewise (COLLATE "C") whatever the database's locale. ON DELETE CASCADE: writers here
@@ -110,27 +111,6 @@ CREATE TABLE IF NOT EXISTS learners (
     key_hash    TEXT NOT NULL,
     created_at  TEXT COLLATE "C" NOT NULL
 );
-CREATE TABLE IF NOT EXISTS classes (
-    code        TEXT PRIMARY KEY,
-    name        TEXT NOT NULL,
-    token_hash  TEXT NOT NULL,
-    created_at  TEXT COLLATE "C" NOT NULL
-);
-CREATE TABLE IF NOT EXISTS class_members (
-    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
-    learner     TEXT NOT NULL,
-    joined_at   TEXT COLLATE "C" NOT NULL,
-    PRIMARY KEY (class_code, learner)
-);
-CREATE TABLE IF NOT EXISTS focuses (
-    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
-    learner     TEXT NOT NULL,
-    emotions    TEXT NOT NULL,
-    level       INTEGER NOT NULL,
-    note        TEXT NOT NULL,
-    set_at      TEXT COLLATE "C" NOT NULL,
-    PRIMARY KEY (class_code, learner)
-);
 CREATE UNIQUE INDEX IF NOT EXISTS display_choices_by_learner ON display_choices (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_learner ON answers (lower(learner COLLATE "C"));
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers (session);
@@ -151,6 +131,28 @@ CREATE TABLE IF NOT EXISTS deck_faces (
     readings    BYTEA
 );
 CREATE INDEX IF NOT EXISTS deck_faces_by_deck ON deck_faces (deck);
+CREATE TABLE IF NOT EXISTS classes (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_members (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,
+    joined_at   TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (class_code, learner)
+);
+CREATE TABLE IF NOT EXISTS focuses (
+    class_code  TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    learner     TEXT NOT NULL,
+    emotions    TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    set_at      TEXT COLLATE "C" NOT NULL,
+    deck        TEXT REFERENCES decks (code) ON DELETE SET NULL,
+    PRIMARY KEY (class_code, learner)
+);
 """
 # Columns added to a table after its first version, the same in both databases: a database from before
 # gains them at the end of the table, a new one right after its tables are made.
