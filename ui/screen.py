@@ -16,8 +16,10 @@ _STYLE = f"""<style>
 @media {SMALL_OR_TOUCH} {{
   /* The header bar is 3.75rem; Streamlit's 6rem above the title pushes the face down. */
   [data-testid="stMainBlockContainer"] {{ padding: 4rem 1rem 2rem; }}
-  .stButton button, .stFormSubmitButton button, .stDownloadButton button, [data-testid="stPageLink"] a,
-  [data-testid="stExpander"] summary, [data-testid="stExpandSidebarButton"] {{ min-height: {TOUCH_TARGET}; }}
+  [data-testid^="stBaseButton-primary"], [data-testid^="stBaseButton-secondary"], [data-testid="stPageLink"] a,
+  [data-testid="stSidebarNavLink"], [data-testid="stExpander"] summary, [role="tab"],
+  [data-testid="stRadio"] label, [data-testid="stCheckbox"] label, [data-testid="stCameraInput"] button,
+  [data-testid="stExpandSidebarButton"] {{ min-height: {TOUCH_TARGET}; }}
   [data-testid="stExpandSidebarButton"] {{ min-width: {TOUCH_TARGET}; }}
 }}
 @media {PHONE} {{  /* who is signed in and "Sign out" on one row, not two */
