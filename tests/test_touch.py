@@ -1,15 +1,16 @@
 """The quiz on tablets and phones, as learners hold them: Chromium with touch at a phone's, a tablet's (both
 ways round) and a touch laptop's size. The element boxes are measured, not screenshots compared.
-Screenshots land in test-output/e2e/touch-*.png."""
+Screenshots of each size land in test-output/e2e/touch-*.png."""
 import re
 
 import pytest
-from browser import settled
-from test_e2e import SHOTS, accessible, app, browser, choice_buttons, new_page, nothing_stale, question_id, reveal, sign_in
+from browser import PAGES, settled
+from test_e2e import (SHOTS, accessible, app, browser, choice_buttons, new_page, nothing_stale, question_id, reveal,
+                      sign_in)
 
 from fercore.labels import EMOTIONS
 
-__all__ = ["app", "browser"]  # module-scoped fixtures: one app server for this module
+__all__ = ["app", "browser"]  # test_e2e's fixtures, module-scoped: one app server for this module
 
 DEVICES = {  # viewport and whether the browser is a phone's or tablet's (Playwright's is_mobile)
     "phone": ((390, 844), True),
@@ -20,6 +21,7 @@ DEVICES = {  # viewport and whether the browser is a phone's or tablet's (Playwr
 FACE = re.compile("^A face from FER2013")
 HEATMAP = re.compile("under a heatmap")
 FINGER = 44  # px: WCAG 2.5.5 and the platforms' guidance for a comfortable touch target
+FINGER_ROOM = 8  # px at least between neighbouring choices
 
 # Every element Streamlit draws sits in its own element container; a picture's full-screen button floats
 # over its corner. Pairs that cross by more than a pixel, one not inside the other, overlap on screen.
@@ -61,6 +63,11 @@ def at_the_top(page) -> None:
     page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")  # Streamlit's scroller
 
 
+def shot(page, device: str, state: str) -> None:
+    """The screen as the learner sees it, not the whole page: what fits matters here."""
+    page.screenshot(path=SHOTS / f"touch-{device.replace('touch ', '').replace(' ', '-')}-{state}.png")
+
+
 def box(locator) -> dict:
     return locator.bounding_box()
 
@@ -78,9 +85,16 @@ def folded(page) -> None:
 
 def navigation_folded(page) -> None:
     """The quiz, just opened: its sidebar folded away (Streamlit folds it a run later than the page draws)."""
-    page.get_by_role("heading", name="Emotion quiz").wait_for()  # drawn after the app's styles
+    page.get_by_role("heading", name=PAGES["Quiz"]).wait_for()  # drawn after the app's styles
     folded(page)
     assert box(page.get_by_test_id("stExpandSidebarButton"))["height"] >= FINGER
+
+
+def signed_in(page, nickname: str) -> None:
+    """A new learner's nickname, then a tap on "I have kept my key": the quiz's question follows."""
+    sign_in(page, nickname)
+    page.get_by_role("button", name="I have kept my key").tap()
+    page.get_by_text("This is your personal key").wait_for(state="detached")
 
 
 def fingers_fit(page, where: str) -> None:
@@ -93,16 +107,14 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
     url, store = app
     (width, _), _ = DEVICES[device]
     tablet = device != "phone"
-    nickname = "touch" + device.replace(" ", "")[:12]
+    nickname = "touch" + device.replace(" ", "")
     with touch_page(browser, device) as page:
         page.goto(f"{url}/quiz")
         navigation_folded(page)
-        sign_in(page, nickname)
-        page.get_by_role("button", name="I have kept my key").tap()
-        page.get_by_text("This is your personal key").wait_for(state="detached")
+        signed_in(page, nickname)
         choice_buttons(page).first.wait_for()
         at_the_top(page)
-        page.screenshot(path=SHOTS / f"touch-{device.replace(' ', '-')}-question.png")
+        shot(page, device, "question")
 
         face = page.get_by_role("img", name=FACE)
         choices = choice_buttons(page)
@@ -110,7 +122,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
         assert box(face)["width"] >= (260 if tablet else width - 2 * 16)  # a phone: the page's full width
         assert all(b["height"] >= FINGER for b in boxes)
         for left, right in zip(boxes, boxes[1:]):  # a finger's room between neighbours, across or down
-            assert max(right["x"] - left["x"] - left["width"], right["y"] - left["y"] - left["height"]) >= 8
+            assert max(right["x"] - left["x"] - left["width"], right["y"] - left["y"] - left["height"]) >= FINGER_ROOM
         if tablet:
             assert on_one_screen(page, face, *[choices.nth(i) for i in range(choices.count())])
         assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)
@@ -125,7 +137,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
         heatmap = page.get_by_role("img", name=HEATMAP)
         heatmap.wait_for()
         at_the_top(page)
-        page.screenshot(path=SHOTS / f"touch-{device.replace(' ', '-')}-reveal.png")
+        shot(page, device, "reveal")
         next_face = reveal(page, asked).get_by_role("button", name="Next face")
         assert box(face)["width"] >= (260 if tablet else width - 2 * 16)
         assert box(next_face)["height"] >= FINGER
@@ -144,16 +156,14 @@ def test_the_folded_navigation_opens_by_touch_and_every_learners_page_has_finger
     with touch_page(browser, "tablet portrait") as page:
         page.goto(f"{url}/quiz")
         navigation_folded(page)
-        sign_in(page, "Tove")
-        page.get_by_role("button", name="I have kept my key").tap()
-        page.get_by_text("This is your personal key").wait_for(state="detached")
+        signed_in(page, "Tove")
         choice_buttons(page).first.wait_for()
         settled(page)
         fingers_fit(page, "quiz")
-        for title, heading in (("Progress", "Your progress"), ("Your photo", "Your photo")):
+        for title in ("Progress", "Your photo"):
             page.get_by_test_id("stExpandSidebarButton").tap()
             page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).tap()
-            page.get_by_role("heading", name=heading).wait_for()
+            page.get_by_role("heading", name=PAGES[title]).wait_for()
             settled(page)
             # Streamlit keeps the sidebar as the learner left it, so they fold it again
             page.get_by_role("button", name="Collapse sidebar").tap()

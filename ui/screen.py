@@ -34,13 +34,14 @@ QUIZ_STYLE = f"""<style>
 @media {SMALL_OR_TOUCH} {{
   @media (max-width: 999.98px) {{
     .st-key-quiz-layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] {{ row-gap: 1rem; }}
-    .st-key-quiz-layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {{
-      min-width: 100%; }}
+    .st-key-quiz-layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"]
+      > [data-testid="stColumn"] {{ min-width: 100%; }}
   }}
   /* Short screens (a landscape tablet, a touch laptop): the face is sized so that it and the choices
-     under it, or the readings above it in the reveal, fit the height; 470 px is the page above and below. */
+     under it, or the readings above it in the reveal, fit the height; 470 px is the page above and below.
+     Never under two 260 px pictures side by side. */
   @media (min-width: 641px) {{
-    .st-key-square-question {{ max-width: max(33rem, calc(2 * (100vh - 470px) + 1rem)); }}
+    .st-key-square-question {{ max-width: max(536px, calc(2 * (100vh - 470px) + 1rem)); }}
   }}
 }}
 @media {PHONE} {{
