@@ -85,8 +85,12 @@ def folded(page) -> None:
 
 def navigation_folded(page) -> None:
     """The quiz, just opened: its sidebar folded away (Streamlit folds it a run later than the page draws)."""
-    page.get_by_role("heading", name=PAGES["Quiz"]).wait_for()  # drawn after the app's styles
+    page.get_by_role("heading", name=PAGES["Quiz"]).wait_for()
     folded(page)
+    # The app's styles: st.html draws them once its part of Streamlit's code has loaded, which on a first
+    # visit can be after the page's text. Their 4rem above the title says they are in place.
+    page.wait_for_function("""getComputedStyle(document.querySelector('[data-testid="stMainBlockContainer"]'))
+        .paddingTop === '64px'""")
     assert box(page.get_by_test_id("stExpandSidebarButton"))["height"] >= FINGER
 
 
