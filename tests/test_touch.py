@@ -111,7 +111,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
     url, store = app
     (width, _), _ = DEVICES[device]
     tablet = device != "phone"
-    nickname = "touch" + device.replace(" ", "")
+    nickname = device.replace(" ", "")
     with touch_page(browser, device) as page:
         page.goto(f"{url}/quiz")
         navigation_folded(page)
