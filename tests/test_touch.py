@@ -101,6 +101,11 @@ def signed_in(page, nickname: str) -> None:
     page.get_by_text("This is your personal key").wait_for(state="detached")
 
 
+def nothing_overlaps(page) -> None:
+    overlapping = page.evaluate(OVERLAPS)
+    assert not overlapping, overlapping
+
+
 def fingers_fit(page, where: str) -> None:
     small = [(text, height) for text, height in page.evaluate(TARGETS) if height < FINGER]
     assert not small, f"{where}: under {FINGER} px high: {small}"
@@ -129,7 +134,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
             assert max(right["x"] - left["x"] - left["width"], right["y"] - left["y"] - left["height"]) >= FINGER_ROOM
         if tablet:
             assert on_one_screen(page, face, *[choices.nth(i) for i in range(choices.count())])
-        assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)
+        nothing_overlaps(page)
         fingers_fit(page, "question")
         accessible(page, f"question, {device}")
 
@@ -147,7 +152,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
         assert box(next_face)["height"] >= FINGER
         if tablet:
             assert on_one_screen(page, face, heatmap, next_face)
-        assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)
+        nothing_overlaps(page)
         fingers_fit(page, "reveal")
         accessible(page, f"reveal, {device}")
 
@@ -178,4 +183,4 @@ def test_the_folded_navigation_opens_by_touch_and_every_learners_page_has_finger
                 page.get_by_text("Emotion to practise").wait_for()
                 settled(page)
             fingers_fit(page, title)
-            assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)
+            nothing_overlaps(page)
