@@ -55,11 +55,14 @@ def touch_page(browser, device: str):
     return new_page(browser, width, height, has_touch=True, is_mobile=mobile)
 
 
-def at_the_top(page) -> None:
-    """The page as it first shows, once Streamlit has finished drawing and the pictures have arrived."""
+def at_the_top(page, *pictures) -> None:
+    """The page as it first shows, once Streamlit has finished drawing and the pictures have arrived (on a
+    first visit Streamlit's picture code loads after the page: until then a placeholder holds the place)."""
     settled(page)
     nothing_stale(page)
-    page.wait_for_function("[...document.images].every(image => image.complete)")
+    for picture in pictures:
+        picture.wait_for()
+    page.wait_for_function("[...document.images].every(image => image.complete && image.naturalWidth > 0)")
     page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")  # Streamlit's scroller
 
 
@@ -122,10 +125,10 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
         navigation_folded(page)
         signed_in(page, nickname)
         choice_buttons(page).first.wait_for()
-        at_the_top(page)
+        face = page.get_by_role("img", name=FACE)
+        at_the_top(page, face)
         shot(page, device, "question")
 
-        face = page.get_by_role("img", name=FACE)
         choices = choice_buttons(page)
         boxes = [box(choices.nth(i)) for i in range(choices.count())]
         assert box(face)["width"] >= (260 if tablet else width - 2 * 16)  # a phone: the page's full width
@@ -144,8 +147,7 @@ def test_a_learner_answers_by_touch_with_the_face_the_largest_thing_on_the_scree
         reveal(page, asked).wait_for()
         assert [EMOTIONS[a.guess] for a in store.answers(nickname)] == [picked]
         heatmap = page.get_by_role("img", name=HEATMAP)
-        heatmap.wait_for()
-        at_the_top(page)
+        at_the_top(page, face, heatmap)
         shot(page, device, "reveal")
         next_face = reveal(page, asked).get_by_role("button", name="Next face")
         assert box(face)["width"] >= (260 if tablet else width - 2 * 16)
