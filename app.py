@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui.display import display_choices
+from ui.screen import fit_screen
 
 st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
 
@@ -26,4 +27,5 @@ for key in QUIZ_SETTINGS:
         st.session_state[key] = st.session_state[key]
 page = st.navigation(PAGES)
 display_choices()  # the sidebar's display switches, for every page
+fit_screen()  # tablets and phones: the navigation folds away, finger-sized buttons
 page.run()

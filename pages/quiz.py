@@ -16,6 +16,7 @@ from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
 from ui.pictures import square_pictures
+from ui.screen import QUIZ_STYLE
 from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
                           warm_model)
 from ui.text import plain
@@ -27,6 +28,7 @@ FACE_PIXELS = 288  # 6x the 48x48 original
 # Set here, not as widget defaults: app.py keeps these when the learner visits another page.
 for key, default in {"level": 1, "show_heatmap": True, "no_scores": False}.items():
     st.session_state.setdefault(key, default)
+st.html(QUIZ_STYLE)
 st.title("Emotion quiz")
 st.caption("Look at the face for as long as you like, then choose the emotion you see. There is no timer.")
 
@@ -144,7 +146,7 @@ def ask(pool, learner, level, focus, class_session, deck):
     # One screen at 1366x768: the face and its heatmap side by side, the words and "Next face" beside them.
     # Keys carry the question's id. A run cut short by a press leaves its elements on the page, and between
     # runs nothing marks them stale: a press on such a leftover must not count for the face shown now.
-    pictures, words = st.columns([3, 2], gap="large")
+    pictures, words = st.container(key="quiz-layout").columns([3, 2], gap="large")
     face, heat = square_pictures("question", pictures).columns(2)
     where = f"the practice deck {deck.name}, in colour" if deck else "FER2013 in greyscale, enlarged"  # alt: no markup
     face.image(enlarged(shown(question)), width="stretch", alt=f"A face from {where}. Which emotion do you see?")
@@ -177,7 +179,7 @@ def choose(question, asked, class_session, deck_code):
     if not_saved:
         st.warning(f"Your answer was not saved, so it is not shown yet. {not_saved} Choose again when you are ready.")
     session = class_session.code if class_session else None
-    cols = st.columns(len(question.choices))
+    cols = st.container(key="choices").columns(len(question.choices))
     for col, choice in zip(cols, question.choices):
         col.button(choice.capitalize(), key=f"choice-{asked}-{choice}", width="stretch",
                    on_click=answer, args=(asked, choice, session, deck_code))
@@ -208,7 +210,7 @@ def next_face(asked: str) -> None:
 
 def readings(question, given):
     mark = "✓ Matches the label" if given.correct else "Different from the label"
-    cols = st.columns(3)
+    cols = st.container(key="readings").columns(3)
     cols[0].metric("Dataset label", EMOTIONS[given.true_label])
     cols[1].metric("You chose", EMOTIONS[given.guess], help=mark)
     cols[2].metric("The model read", EMOTIONS[given.model_guess], help=f"{question.model_confidence:.0%} sure")

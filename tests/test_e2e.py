@@ -59,9 +59,10 @@ def app(browser, tmp_path_factory):
 
 
 @contextmanager
-def new_page(browser, width: int = 1280, height: int = 1600):
-    """A page in a browser context of its own: a person with their own cookies and session."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+def new_page(browser, width: int = 1280, height: int = 1600, **device):
+    """A page in a browser context of its own: a person with their own cookies and session. device: more of
+    Playwright's context options (has_touch, is_mobile)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **device)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     try:

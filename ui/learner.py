@@ -68,6 +68,6 @@ def _signed_in_bar(learner: str) -> None:
         st.code(new_key, language=None)
         st.button("I have kept my key", on_click=st.session_state.pop, args=("new_key", None))
         return
-    text, button = st.columns([3, 2], vertical_alignment="center")
+    text, button = st.container(key="signed-in").columns([3, 2], vertical_alignment="center")
     text.caption(f"Practising as **{plain(learner)}**. Not you?")
     button.button("Sign out", on_click=sign_out)
