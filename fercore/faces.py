@@ -21,7 +21,6 @@ from fercore.images import face_to_input
 DETECTOR_FILE = Path(__file__).resolve().parent.parent / "models" / "face_detection_yunet_2023mar.onnx"
 FINE_SIDE = 2048  # the photo's longest side for the fine pass; 2-megapixel photos run unshrunk
 COARSE_SIDE = 320  # longest side of the close-up pass, before its border
-NEAR_SIDE = 240  # find_near_faces: a face filling a fifth of a 640x480 frame's height is 24 px here
 COARSE_TURNS = (0.0, 30.0, -30.0)  # degrees; a plain pass finds about half of faces tilted 30 degrees
 BORDER = 0.25  # a face that fills the photo needs room around it to be found
 # On busy scenes score 0.5 found 87% of pasted faces (62% at 48 px) and 0.4 found 90% (76%), with
@@ -57,10 +56,10 @@ def find_faces(gray: np.ndarray, max_faces: int = 20, level: bool = True) -> tup
 
 def find_near_faces(gray: np.ndarray, max_faces: int = 1) -> list[Face]:
     """The largest faces of a video frame whose learner sits near the camera (the live mirror): only the
-    close-up pass, on a NEAR_SIDE copy, upright and turned both ways as find_faces turns it (an upright
-    pass finds tilted faces but misplaces their eyes). On a 640x480 frame that is about a fifth of
-    find_faces' work (benchmarks/mirror.py); faces under a fifth of the frame's height may be missed."""
-    small, to_small = _coarse_view(gray, NEAR_SIDE)
+    close-up pass, upright and turned both ways (an upright pass finds tilted faces but misplaces their
+    eyes; at 240 pixels instead of COARSE_SIDE, faces tilted 25 degrees were levelled half as often).
+    On a 640x480 frame that is about a third of find_faces' work (benchmarks/mirror.py)."""
+    small, to_small = _coarse_view(gray)
     rows = np.concatenate([_run(*_turned(small, to_small, turn)) for turn in COARSE_TURNS])
     detections = [d for d in _without_duplicates(rows) if _centre_inside(d, gray.shape)]
     return [_face(gray, d) for d in sorted(detections, key=lambda d: -d[2])[:max_faces]]
@@ -102,9 +101,9 @@ def _fine_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.eye(2, 3) * scale
 
 
-def _coarse_view(gray: np.ndarray, side: int = COARSE_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """The photo shrunk to `side` with a replicated border, and the map from photo to it."""
-    scale = min(1.0, side / max(gray.shape))
+def _coarse_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo shrunk to COARSE_SIDE with a replicated border, and the map from photo to it."""
+    scale = min(1.0, COARSE_SIDE / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     pad = round(BORDER * min(small.shape))
     to_small = np.array([[scale, 0, pad], [0, scale, pad]], float)

@@ -122,6 +122,12 @@ class LiveMirror:
             self._lock.notify()
 
     @property
+    def frames(self) -> int:
+        """Frames received so far; a reading's seq is one of these."""
+        with self._lock:
+            return self._seq
+
+    @property
     def reading_thread_alive(self) -> bool:
         with self._lock:
             return self._worker is not None

@@ -37,11 +37,11 @@ def frame_with(*placed, seed: int = 0) -> np.ndarray:
 
 def read(live: LiveMirror, frame: np.ndarray, readings: int = 1) -> np.ndarray:
     """Send the same frame, as a camera does, until `readings` of it have been made; the last frame drawn."""
-    deadline, first = time.monotonic() + WAIT_S, live.reading.seq
+    deadline, first = time.monotonic() + WAIT_S, live.frames + 1
     while time.monotonic() < deadline:
         live.frame(frame)
-        if live.reading.seq >= first + readings:
-            return live.frame(frame)
+        if live.reading.seq >= first + readings - 1:
+            return live.frame(frame)  # drawn with that reading
         time.sleep(0.01)
     pytest.fail(f"no reading within {WAIT_S} s")
 
