@@ -44,6 +44,10 @@ class Held:
     face: Face
     probabilities: np.ndarray
 
+    def picture(self, target: int) -> np.ndarray:
+        """The frame as the video showed it: the face outlined and this frame's own meter."""
+        return draw(self.frame, Reading(1, self.face, self.probabilities), target)
+
 
 class HoldGoal:
     """SmileMaze's goal: the target read at `level` or above for HOLD_SECONDS of readings in a row."""
@@ -73,10 +77,12 @@ class HoldGoal:
 
 
 class LiveMirror:
-    """One stream's reader. `choose` sets the target emotion and the goal's level (None: no goal)."""
+    """One stream's reader. `choose` sets the target emotion and the goal's level (None: no goal); `calm`
+    (reduced motion) moves the meter in steps of 10% instead of 1%."""
 
     def __init__(self, predictor: Predictor, target: str = "happy", level: float | None = None):
         self.predictor = predictor
+        self.calm = False
         self.reading = Reading(0)
         self.goal: HoldGoal | None = None
         self.target = EMOTIONS.index(target)
@@ -113,12 +119,15 @@ class LiveMirror:
                 self._worker.start()
             self._lock.notify()
             reading, target, goal = self.reading, self.target, self.goal
-        return draw(bgr, reading, target, goal)
+        return draw(bgr, reading, target, goal, step=0.1 if self.calm else 0.01)
 
     def stop(self) -> None:
-        """The stream has ended: drop the frame waiting to be read and let the reading thread end."""
+        """The stream has ended: drop the frames kept for reading and for a hold in progress (a goal held
+        stays), and let the reading thread end."""
         with self._lock:
             self._waiting, self._stopping = None, True
+            if self.goal:
+                self.goal.since, self.goal.best = None, None
             self._lock.notify()
 
     @property
@@ -167,10 +176,11 @@ def say(reading: Reading, target: int) -> str:
     return said
 
 
-def draw(bgr: np.ndarray, reading: Reading, target: int, goal: HoldGoal | None = None) -> np.ndarray:
+def draw(bgr: np.ndarray, reading: Reading, target: int, goal: HoldGoal | None = None,
+         step: float = 0.01) -> np.ndarray:
     """A copy of the frame with the face outlined and the meter along its bottom: how strongly the model
-    reads the target, as a bar and in words (and the top reading when it differs). No colour carries
-    meaning: the words say it all."""
+    reads the target, as a bar and in words (and the top reading when it differs), in steps of `step`.
+    No colour carries meaning: the words say it all."""
     out = bgr.copy()
     height, width = out.shape[:2]
     scale = height / 480
@@ -182,7 +192,7 @@ def draw(bgr: np.ndarray, reading: Reading, target: int, goal: HoldGoal | None =
     panel_top = height - round(64 * scale)
     out[panel_top:] = (out[panel_top:] * 0.35).astype(np.uint8)  # dimmed, not hidden: calm behind the words
     left, line = round(12 * scale), round(24 * scale)
-    words, bar = _meter_words(reading, target, goal)
+    words, bar = _meter_words(reading, target, goal, step)
     _text(out, words[0], (left, panel_top + line), scale, thick)
     if len(words) > 1:
         _text(out, words[1], (left, panel_top + 2 * line + round(6 * scale)), scale, thick)
@@ -192,13 +202,13 @@ def draw(bgr: np.ndarray, reading: Reading, target: int, goal: HoldGoal | None =
     return out
 
 
-def _meter_words(reading: Reading, target: int, goal: HoldGoal | None) -> tuple[list[str], float | None]:
+def _meter_words(reading: Reading, target: int, goal: HoldGoal | None, step: float) -> tuple[list[str], float | None]:
     name = EMOTIONS[target]
     if reading.seq == 0:
         return [f"{name}: starting"], None
     if reading.probabilities is None:
         return [f"{name}: no face found"], None
-    strength = float(reading.probabilities[target])
+    strength = round(float(reading.probabilities[target]) / step) * step
     words = [f"{name}: {strength:.0%}"]
     top = int(np.argmax(reading.probabilities))
     if top != target:

@@ -136,3 +136,12 @@ def test_stopping_ends_the_reading_thread_and_drops_the_frame(predictor, faces):
     while live.reading_thread_alive and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not live.reading_thread_alive and live._waiting is None
+
+
+def test_a_mistyped_ice_server_setting_gets_one_sentence(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FER_ICE_SERVERS", "stun:stun.example.org")  # not JSON
+    app = AppTest.from_file("../pages/mirror.py", default_timeout=60).run()
+    assert not app.exception and len(app.error) == 1  # and no video component that could not connect
+    assert app.error[0].value.startswith("Live video is not set up right: FER\\_ICE\\_SERVERS must be a JSON list")
