@@ -12,7 +12,6 @@ from fercore.labels import EMOTIONS
 from fercore.mirror import LiveMirror, say
 from ui.display import current
 from ui.live_video import IceServersError, rtc_configuration
-from ui.pictures import square_pictures
 from ui.resources import active_predictor, model_problem, warm_model
 from ui.text import plain
 
@@ -61,7 +60,7 @@ def held_it(live: LiveMirror) -> None:
     explained = st.session_state["held_shown"][1]
     top = EMOTIONS[explained.class_index]
     st.subheader("You held it")
-    still, heat = square_pictures("held").columns(2)
+    still, heat = st.columns(2)  # the still keeps the video's shape; only the face is square
     still.image(cv2.cvtColor(held.picture(live.target), cv2.COLOR_BGR2RGB), width=320,
                 caption=f"your best frame: {target} at {held.probabilities[live.target]:.0%}",
                 alt=f"Your best frame while you held {target}, with your face outlined.")
