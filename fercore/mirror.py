@@ -8,6 +8,7 @@ nothing here writes or logs them, and `stop()` drops the last one. One Predictor
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ HOLD_SECONDS = 2.0
 IDLE_SECONDS = 5.0  # the reading thread ends when no frame has come for this long (the stream has gone)
 LIGHT, DARK = (255, 255, 255), (20, 20, 20)  # white on a dark edge, as the heatmap's outline: reads on any skin
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Readings at once in a process, across all streams. Unbounded, five streams' reading threads took both
+# cores of a 2-core server and its videos fell to 6 frames/s; one at a time leaves a core to the video.
+READINGS_AT_ONCE = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ class LiveMirror:
             self._read(seq, bgr)
 
     def _read(self, seq: int, bgr: np.ndarray) -> None:
-        faces = find_near_faces(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-        raw = self.predictor.probabilities(faces[0].crop[None])[0] if faces else None
+        with READINGS_AT_ONCE:
+            faces = find_near_faces(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+            raw = self.predictor.probabilities(faces[0].crop[None])[0] if faces else None
         with self._lock:
             before = self.reading.probabilities
             shown = None if raw is None else raw if before is None else SMOOTHING * raw + (1 - SMOOTHING) * before
