@@ -86,13 +86,14 @@ warm_model()
 target = st.selectbox("Emotion to practise", EMOTIONS, index=EMOTIONS.index("happy"), key="live_target")
 goal = st.toggle("Goal: hold it for about two seconds", key="live_goal",
                  help="Hold the emotion above a level you choose; the best frame is kept with where the model looked.")
-level = st.slider("Level to hold it above", 30, 95, 60, 5, format="%d%%", key="live_level", disabled=not goal)
+# shown only with the goal on: a disabled slider's greyed label fails WCAG's contrast
+level = st.slider("Level to hold it above", 30, 95, 60, 5, format="%d%%", key="live_level") if goal else None
 try:
     live = live_mirror(active_predictor())
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()
-live.choose(target, level / 100 if goal else None)
+live.choose(target, level / 100 if level else None)
 live.calm = current().reduced_motion
 
 context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
