@@ -10,7 +10,7 @@ from test_faces import findable, iou, noisy_canvas, paste, paste_turned, public_
 from fercore import mirror
 from fercore.faces import find_near_faces
 from fercore.labels import EMOTIONS
-from fercore.mirror import LiveMirror, say
+from fercore.mirror import LiveMirror, Reading, draw, say
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 
@@ -71,6 +71,20 @@ def test_a_face_held_still_settles_on_its_own_reading(predictor, faces):
     still = predictor.probabilities(find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]
     np.testing.assert_allclose(live.reading.probabilities, still, atol=0.01)
     live.stop()
+
+
+def test_with_reduced_motion_the_meter_moves_in_steps_of_ten(predictor, faces):
+    frame = frame_with((faces[0], 220, 100, 200))
+    face = find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0]
+
+    def meter(happy: float, step: float) -> np.ndarray:
+        probabilities = np.full(7, (1 - happy) / 6, np.float32)
+        probabilities[EMOTIONS.index("happy")] = happy
+        return draw(frame, Reading(1, face, probabilities), EMOTIONS.index("happy"), step=step)
+
+    assert np.array_equal(meter(0.71, 0.1), meter(0.74, 0.1))
+    assert not np.array_equal(meter(0.71, 0.01), meter(0.74, 0.01))
+    assert not np.array_equal(meter(0.71, 0.1), meter(0.81, 0.1))
 
 
 def test_no_face_and_noise_are_said_plainly(predictor):

@@ -139,6 +139,7 @@ def test_the_stream_reads_the_face_and_stops_on_stop_and_on_leaving(camera_brows
         twin.filter(has_text=re.compile(r"^The model reads happy at about \d+%\.$")).wait_for()
         assert live_counts(page) == [1, 1]
         video = component(page).locator("video")
+        video.evaluate("v => v.readyState >= 2 || new Promise(r => v.addEventListener('loadeddata', r, {once: true}))")
         panel, above = video.evaluate(PANEL)
         assert panel < above * 0.75, (panel, above)  # the meter's panel is drawn on the video that comes back
         page.get_by_role("heading", name="You held it").wait_for()
