@@ -1,16 +1,17 @@
 """The live mirror's work on a video stream: each frame's largest face found, levelled and read, and the
 latest reading drawn on every frame, so that the video never waits for the model.
 
-A LiveMirror belongs to one stream. `frame(bgr)` is the video callback: it hands the frame to the
-stream's one reading thread, which always takes the newest frame and drops those it had no time for,
-and returns a copy of the frame with the latest reading drawn on it. Frames live in memory only:
-nothing here writes or logs them, and `stop()` drops the last one. One Predictor serves every stream.
+A LiveMirror belongs to one stream. `frame(bgr)` is the video callback: it leaves the frame for reading
+(replacing one not yet read) and returns a copy with the latest reading drawn on it. One reading thread
+per Predictor serves every stream in turn: each round takes the newest frame of each stream, finds its
+faces, and reads the largest faces of all streams in one call. Frames live in memory only: nothing here
+writes or logs them, and `stop()` drops the last one.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,9 +29,6 @@ HOLD_SECONDS = 2.0
 IDLE_SECONDS = 5.0  # the reading thread ends when no frame has come for this long (the stream has gone)
 LIGHT, DARK = (255, 255, 255), (20, 20, 20)  # white on a dark edge, as the heatmap's outline: reads on any skin
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-# Readings at once in a process, across all streams. Unbounded, five streams' reading threads took both
-# cores of a 2-core server and its videos fell to 6 frames/s; one at a time leaves a core to the video.
-READINGS_AT_ONCE = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
 
 
 @dataclass(frozen=True)
@@ -91,11 +89,10 @@ class LiveMirror:
         self.goal: HoldGoal | None = None
         self.target = EMOTIONS.index(target)
         self._chosen: tuple[int, float | None] | None = None
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._seq = 0
         self._waiting: tuple[int, np.ndarray] | None = None  # the newest frame not yet read
-        self._stopping = False
-        self._worker: threading.Thread | None = None
+        self._reader = _reader_for(predictor)
         self.choose(target, level)
 
     def choose(self, target: str, level: float | None) -> None:
@@ -113,26 +110,23 @@ class LiveMirror:
                 self.goal = HoldGoal(self.goal.target, self.goal.level)
 
     def frame(self, bgr: np.ndarray) -> np.ndarray:
-        """The video callback's work: the frame queued for reading (replacing any not yet read) and a copy
+        """The video callback's work: the frame left for reading (replacing any not yet read) and a copy
         returned with the latest reading drawn on it."""
         with self._lock:
             self._seq += 1
-            self._waiting, self._stopping = (self._seq, bgr), False
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="fercore-mirror", daemon=True)
-                self._worker.start()
-            self._lock.notify()
+            self._waiting = (self._seq, bgr)
             reading, target, goal = self.reading, self.target, self.goal
+        self._reader.wake(self)
         return draw(bgr, reading, target, goal, step=0.1 if self.calm else 0.01)
 
     def stop(self) -> None:
         """The stream has ended: drop the frames kept for reading and for a hold in progress (a goal held
-        stays), and let the reading thread end."""
+        stays), and leave the reading thread."""
+        self._reader.leave(self)
         with self._lock:
-            self._waiting, self._stopping = None, True
+            self._waiting = None
             if self.goal:
                 self.goal.since, self.goal.best = None, None
-            self._lock.notify()
 
     @property
     def frames(self) -> int:
@@ -141,30 +135,79 @@ class LiveMirror:
             return self._seq
 
     @property
-    def reading_thread_alive(self) -> bool:
+    def being_read(self) -> bool:
+        """Whether the reading thread serves this stream (from its first frame until stop)."""
+        return self._reader.serves(self)
+
+    def _take(self) -> tuple[int, np.ndarray] | None:
         with self._lock:
-            return self._worker is not None
+            waiting, self._waiting = self._waiting, None
+            return waiting
+
+    def _read(self, seq: int, bgr: np.ndarray, face: Face | None, raw: np.ndarray | None) -> None:
+        with self._lock:
+            before = self.reading.probabilities
+            shown = None if raw is None else raw if before is None else SMOOTHING * raw + (1 - SMOOTHING) * before
+            self.reading = Reading(seq, face, shown)
+            if self.goal:
+                self.goal.update(bgr, face, raw, shown, time.monotonic())
+
+
+class _Reader:
+    """The one reading thread of a Predictor: rounds over the streams that have a frame waiting. One thread,
+    not one per stream: five streams' threads reading at once took both cores of a 2-core server and
+    their videos fell to 6 frames/s, and the faces of a round are read in one call (small batches)."""
+
+    def __init__(self):
+        self._lock = threading.Condition()
+        self._streams: dict[int, LiveMirror] = {}  # by id, in the order they came
+        self._thread: threading.Thread | None = None
+
+    def wake(self, stream: LiveMirror) -> None:
+        with self._lock:
+            self._streams.setdefault(id(stream), stream)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="fercore-mirror", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+
+    def leave(self, stream: LiveMirror) -> None:
+        with self._lock:
+            self._streams.pop(id(stream), None)
+            self._lock.notify()
+
+    def serves(self, stream: LiveMirror) -> bool:
+        with self._lock:
+            return id(stream) in self._streams
 
     def _work(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._waiting is not None or self._stopping, IDLE_SECONDS)
-                if self._waiting is None:  # stopped, or no frame for IDLE_SECONDS
-                    self._worker = None
+                if not self._lock.wait_for(lambda: any(s._waiting for s in self._streams.values()), IDLE_SECONDS):
+                    self._thread = None  # no frame from any stream for IDLE_SECONDS: they have gone
+                    self._streams.clear()
                     return
-                (seq, bgr), self._waiting = self._waiting, None
-            self._read(seq, bgr)
+                streams = list(self._streams.values())
+            self._round([(stream, taken) for stream in streams if (taken := stream._take())])
 
-    def _read(self, seq: int, bgr: np.ndarray) -> None:
-        with READINGS_AT_ONCE:
-            faces = find_near_faces(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-            raw = self.predictor.probabilities(faces[0].crop[None])[0] if faces else None
-        with self._lock:
-            before = self.reading.probabilities
-            shown = None if raw is None else raw if before is None else SMOOTHING * raw + (1 - SMOOTHING) * before
-            self.reading = Reading(seq, faces[0] if faces else None, shown)
-            if self.goal:
-                self.goal.update(bgr, self.reading.face, raw, shown, time.monotonic())
+    def _round(self, frames: list[tuple[LiveMirror, tuple[int, np.ndarray]]]) -> None:
+        found = [find_near_faces(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) for _, (_, bgr) in frames]
+        crops = [faces[0].crop for faces in found if faces]
+        predictor = frames[0][0].predictor  # every stream of a reader has its Predictor (not kept here: a
+        read = iter(predictor.probabilities(np.stack(crops)) if crops else [])  # weak key must not be held)
+        for (stream, (seq, bgr)), faces in zip(frames, found):
+            stream._read(seq, bgr, faces[0] if faces else None, next(read) if faces else None)
+
+
+_readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Predictor -> its _Reader
+_readers_lock = threading.Lock()
+
+
+def _reader_for(predictor: Predictor) -> _Reader:
+    with _readers_lock:
+        if predictor not in _readers:
+            _readers[predictor] = _Reader()
+        return _readers[predictor]
 
 
 def say(reading: Reading, target: int) -> str:

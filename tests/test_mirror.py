@@ -141,15 +141,26 @@ def test_holding_the_target_above_the_level_keeps_the_best_frame(predictor, face
     live.stop()
 
 
-def test_stopping_ends_the_reading_thread_and_drops_the_frame(predictor, faces):
+def test_stopping_leaves_the_reading_thread_and_drops_the_frame(predictor, faces):
     live = LiveMirror(predictor)
     read(live, frame_with((faces[0], 220, 100, 200)))
-    assert live.reading_thread_alive
+    assert live.being_read
     live.stop()
+    assert not live.being_read and live._waiting is None and live.goal is None
+
+
+def test_several_streams_are_each_read_with_their_own_face(predictor, faces):
+    streams = [LiveMirror(predictor) for _ in range(3)]
+    frames = [frame_with((face, 200, 100, 240), seed=n) for n, face in enumerate(faces[:3])]
     deadline = time.monotonic() + WAIT_S
-    while live.reading_thread_alive and time.monotonic() < deadline:
+    while any(live.reading.seq < 3 for live in streams) and time.monotonic() < deadline:
+        for live, frame in zip(streams, frames):
+            live.frame(frame)
         time.sleep(0.01)
-    assert not live.reading_thread_alive and live._waiting is None
+    for live, frame in zip(streams, frames):
+        alone = predictor.probabilities(find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]
+        np.testing.assert_allclose(live.reading.probabilities, alone, atol=0.02)  # settled on its own face
+        live.stop()
 
 
 def test_a_mistyped_ice_server_setting_gets_one_sentence(monkeypatch):
