@@ -183,11 +183,13 @@ class _Reader:
     def _work(self) -> None:
         while True:
             with self._lock:
-                if not self._lock.wait_for(lambda: any(s._waiting for s in self._streams.values()), IDLE_SECONDS):
-                    self._thread = None  # no frame from any stream for IDLE_SECONDS: they have gone
+                self._lock.wait_for(lambda: not self._streams or any(s._waiting for s in self._streams.values()),
+                                    IDLE_SECONDS)
+                streams = [stream for stream in self._streams.values() if stream._waiting]
+                if not streams:  # every stream has stopped, or none has sent a frame for IDLE_SECONDS
+                    self._thread = None
                     self._streams.clear()
                     return
-                streams = list(self._streams.values())
             self._round([(stream, taken) for stream in streams if (taken := stream._take())])
 
     def _round(self, frames: list[tuple[LiveMirror, tuple[int, np.ndarray]]]) -> None:

@@ -147,6 +147,10 @@ def test_stopping_leaves_the_reading_thread_and_drops_the_frame(predictor, faces
     assert live.being_read
     live.stop()
     assert not live.being_read and live._waiting is None and live.goal is None
+    deadline = time.monotonic() + WAIT_S  # the last stream gone, the reading thread ends
+    while live._reader._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert live._reader._thread is None
 
 
 def test_several_streams_are_each_read_with_their_own_face(predictor, faces):
