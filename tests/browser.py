@@ -14,8 +14,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Navigation label -> the page's title, as a person sees them.
 PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": "Your progress",
-         "Your photo": "Your photo", "Class sessions": "Class sessions", "Classes": "Classes",
-         "Practice decks": "Practice decks", "Train": "Train a model",
+         "Your photo": "Your photo", "Live mirror": "Live mirror", "Class sessions": "Class sessions",
+         "Classes": "Classes", "Practice decks": "Practice decks", "Train": "Train a model",
          "About the model": "About the model"}
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download can't run here
 # Headless as root on a closed network: without these Chromium retries blocked connections forever.

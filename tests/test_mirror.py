@@ -1,0 +1,176 @@
+"""The live mirror's frame callback on its own: real FER2013 faces enlarged onto 640x480 video frames, read
+by the shipped model, as the video callback sees them."""
+import time
+
+import cv2
+import numpy as np
+import pytest
+from test_faces import findable, iou, noisy_canvas, paste, paste_turned, public_faces
+
+from fercore import mirror
+from fercore.faces import find_near_faces
+from fercore.labels import EMOTIONS
+from fercore.mirror import LiveMirror, Reading, draw, say
+from fercore.predict import Predictor
+from fercore.registry import SHIPPED_MODEL
+
+WAIT_S = 60  # a reading takes tens of milliseconds; a loaded CI machine can be far slower
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.from_path(SHIPPED_MODEL)
+
+
+@pytest.fixture
+def faces(real_data_path):
+    return findable(public_faces(real_data_path, 40), 6, side=200)
+
+
+def frame_with(*placed, seed: int = 0) -> np.ndarray:
+    """A BGR video frame: noise with each (face, x, y, side) pasted on it."""
+    canvas = noisy_canvas(640, 480, seed)
+    for face, x, y, side in placed:
+        paste(canvas, face, x, y, side)
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+def read(live: LiveMirror, frame: np.ndarray, readings: int = 1) -> np.ndarray:
+    """Send the same frame, as a camera does, until `readings` of it have been made; the last frame drawn."""
+    deadline, first = time.monotonic() + WAIT_S, live.frames + 1
+    while time.monotonic() < deadline:
+        live.frame(frame)
+        if live.reading.seq >= first + readings - 1:
+            return live.frame(frame)  # drawn with that reading
+        time.sleep(0.01)
+    pytest.fail(f"no reading within {WAIT_S} s")
+
+
+def test_a_face_is_outlined_read_and_drawn_without_changing_the_frame_sent(predictor, faces):
+    frame = frame_with((faces[0], 220, 100, 200))
+    sent = frame.copy()
+    live = LiveMirror(predictor, target="happy")
+    shown = read(live, frame)
+    reading = live.reading
+    assert iou(reading.face.box, (220, 100, 200, 200)) > 0.35  # YuNet frames some real faces tighter than their FER2013 square
+    expected = predictor.probabilities(find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]
+    np.testing.assert_allclose(reading.probabilities, expected, atol=1e-5)  # a first reading: nothing smoothed
+    assert np.array_equal(frame, sent), "the frame the model reads must not carry the overlay"
+    assert not np.array_equal(shown, frame) and shown.shape == frame.shape
+    x, y, w, h = reading.face.box
+    assert (shown[y, x + w // 2] == 255).all(), "the face's outline is drawn in white"
+    strength = round(float(expected[EMOTIONS.index("happy")]) * 10) * 10
+    assert say(reading, EMOTIONS.index("happy")).startswith(f"The model reads happy at about {strength}%.")
+    live.stop()
+
+
+def test_a_face_held_still_settles_on_its_own_reading(predictor, faces):
+    frame = frame_with((faces[1], 180, 80, 240))
+    live = LiveMirror(predictor, target="sad")
+    read(live, frame, readings=10)
+    still = predictor.probabilities(find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]
+    np.testing.assert_allclose(live.reading.probabilities, still, atol=0.01)
+    live.stop()
+
+
+def test_with_reduced_motion_the_meter_moves_in_steps_of_ten(predictor, faces):
+    frame = frame_with((faces[0], 220, 100, 200))
+    face = find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0]
+
+    def meter(happy: float, step: float) -> np.ndarray:
+        probabilities = np.full(7, (1 - happy) / 6, np.float32)
+        probabilities[EMOTIONS.index("happy")] = happy
+        return draw(frame, Reading(1, face, probabilities), EMOTIONS.index("happy"), step=step)
+
+    assert np.array_equal(meter(0.71, 0.1), meter(0.74, 0.1))
+    assert not np.array_equal(meter(0.71, 0.01), meter(0.74, 0.01))
+    assert not np.array_equal(meter(0.71, 0.1), meter(0.81, 0.1))
+
+
+def test_no_face_and_noise_are_said_plainly(predictor):
+    live = LiveMirror(predictor)
+    for frame in (np.full((480, 640, 3), 128, np.uint8), frame_with(seed=3),
+                  np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)):
+        shown = read(live, frame)
+        assert live.reading.face is None and live.reading.probabilities is None
+        assert say(live.reading, 0) == "No face found: look towards the camera."
+        assert shown.shape == frame.shape
+    live.stop()
+
+
+def test_of_several_faces_the_largest_is_read(predictor, faces):
+    frame = frame_with((faces[0], 20, 40, 110), (faces[1], 250, 120, 230), (faces[2], 520, 60, 100))
+    live = LiveMirror(predictor)
+    read(live, frame)
+    assert iou(live.reading.face.box, (250, 120, 230, 230)) > 0.35  # YuNet frames some real faces tighter than their FER2013 square
+    live.stop()
+
+
+@pytest.mark.parametrize("degrees", [25, -25])
+def test_tilted_faces_are_found_and_levelled(predictor, real_data_path, degrees):
+    live, tilt_errors = LiveMirror(predictor), []
+    for face in findable(public_faces(real_data_path, 40), 6, side=200):
+        canvas = noisy_canvas(640, 480)
+        paste_turned(canvas, face, 200, 100, 220, degrees)
+        read(live, cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR))
+        assert iou(live.reading.face.box, (200, 100, 220, 220)) > 0.35
+        tilt_errors.append(live.reading.face.tilt + degrees)  # turned counter-clockwise: it leans the other way
+    assert np.median(np.abs(tilt_errors)) < 8, tilt_errors  # as find_faces: some faces' eyes are misplaced
+    live.stop()
+
+
+def test_holding_the_target_above_the_level_keeps_the_best_frame(predictor, faces, monkeypatch):
+    monkeypatch.setattr(mirror, "HOLD_SECONDS", 0.5)
+    frame = frame_with((faces[0], 220, 100, 200))
+    top = EMOTIONS[int(np.argmax(predictor.probabilities(
+        find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]))]
+    live = LiveMirror(predictor, target=top, level=0.99)  # out of reach: no hold
+    read(live, frame, readings=5)
+    assert live.goal.held is None and not live.goal.holding
+    live.choose(top, 0.05)
+    deadline = time.monotonic() + WAIT_S
+    while live.goal.held is None and time.monotonic() < deadline:
+        read(live, frame)
+    held = live.goal.held
+    assert held is not None and held.frame is frame and iou(held.face.box, live.reading.face.box) > 0.9
+    assert np.argmax(held.probabilities) == EMOTIONS.index(top)
+    live.choose(top, 0.05)  # the same choice keeps what was held
+    assert live.goal.held is held
+    live.try_again()
+    assert live.goal.held is None
+    live.stop()
+
+
+def test_stopping_leaves_the_reading_thread_and_drops_the_frame(predictor, faces):
+    live = LiveMirror(predictor)
+    read(live, frame_with((faces[0], 220, 100, 200)))
+    assert live.being_read
+    live.stop()
+    assert not live.being_read and live._waiting is None and live.goal is None
+    deadline = time.monotonic() + WAIT_S  # the last stream gone, the reading thread ends
+    while live._reader._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert live._reader._thread is None
+
+
+def test_several_streams_are_each_read_with_their_own_face(predictor, faces):
+    streams = [LiveMirror(predictor) for _ in range(3)]
+    frames = [frame_with((face, 200, 100, 240), seed=n) for n, face in enumerate(faces[:3])]
+    deadline = time.monotonic() + WAIT_S
+    while any(live.reading.seq < 3 for live in streams) and time.monotonic() < deadline:
+        for live, frame in zip(streams, frames):
+            live.frame(frame)
+        time.sleep(0.01)
+    for live, frame in zip(streams, frames):
+        alone = predictor.probabilities(find_near_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0].crop[None])[0]
+        np.testing.assert_allclose(live.reading.probabilities, alone, atol=0.02)  # settled on its own face
+        live.stop()
+
+
+def test_a_mistyped_ice_server_setting_gets_one_sentence(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FER_ICE_SERVERS", "stun:stun.example.org")  # not JSON
+    app = AppTest.from_file("../pages/mirror.py", default_timeout=60).run()
+    assert not app.exception and len(app.error) == 1  # and no video component that could not connect
+    assert app.error[0].value.startswith("Live video is not set up right: FER\\_ICE\\_SERVERS must be a JSON list")
