@@ -12,6 +12,7 @@ from fercore.labels import EMOTIONS
 from fercore.quiz import LEVELS
 from fercore.store import CLASS_NAME_MAX, NOTE_MAX, SESSION_NAME_MAX, confusion_matrix, trend_window, trends
 from ui import charts
+from ui.join_codes import quiz_link, show_new_code
 from ui.resources import store, store_trouble_said
 from ui.text import plain
 
@@ -29,11 +30,7 @@ def create_form() -> None:
     created = st.session_state.get("class_created")
     if created:
         code, name, token = created
-        st.success(f"Class **{plain(name)}** created. Learners join once, with the code **{code}** in the quiz, "
-                   "or by opening this link:")
-        st.code(join_link(code), language=None)
-        st.warning(f"Your educator token is **{token}**. Write it down: it is shown only here, and you need it "
-                   "to open the class.")
+        show_new_code(f"Class **{plain(name)}** created.", code, token, "to open the class", "classes")
 
 
 def create_class() -> None:
@@ -46,11 +43,6 @@ def create_class() -> None:
         return
     state.update(open_class_code=classroom.code, open_class_token=token,
                  class_created=(classroom.code, classroom.name, token))
-
-
-def join_link(code: str) -> str:
-    here = (st.context.url or "").split("?")[0].rstrip("/")
-    return f"{here.removesuffix('/classes')}/quiz?code={code}"
 
 
 def said(problem: str | None) -> None:
@@ -67,7 +59,7 @@ def class_page(code: str, token: str) -> None:
     classroom = view.classroom
     st.subheader(f"{plain(classroom.name)} ({classroom.code}): {len(view.members)} learner(s)")
     st.write(f"Learners join by typing **{classroom.code}** in the quiz, or by opening this link:")
-    st.code(join_link(classroom.code), language=None)
+    st.code(quiz_link(classroom.code, "classes"), language=None)
     st.button("Show the latest answers")  # any press redraws the page with what is stored now
     next_step_form(view, None)
     session_form(view)

@@ -8,6 +8,7 @@ from fercore.quiz import LEVELS
 from fercore.store import SESSION_NAME_MAX
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
+from ui.join_codes import quiz_link, show_new_code
 from ui.pictures import square_pictures
 from ui.resources import deck_quiz_pool, quiz_pool, store
 from ui.text import plain
@@ -31,11 +32,8 @@ def create_form() -> None:
     created = st.session_state.get("created")
     if created:
         code, name, token = created
-        st.success(f"Session **{plain(name)}** created. Learners join with the code **{code}**, "
-                   "or by opening this link, which fills the code in for them:")
-        st.code(join_link(code), language=None)
-        st.warning(f"Your educator token is **{token}**. Write it down: it is shown only here, and you need it "
-                   "to see this session's results.")
+        show_new_code(f"Session **{plain(name)}** created.", code, token, "to see this session's results",
+                      "educator")
 
 
 def create_session() -> None:
@@ -48,12 +46,6 @@ def create_session() -> None:
         state["create_problem"] = plain(exc)
         return
     state.update(view_code=session.code, view_token=token, created=(session.code, session.name, token))
-
-
-def join_link(code: str) -> str:
-    """The quiz's address with the code filled in, from the address this page was opened at."""
-    here = (st.context.url or "").split("?")[0].rstrip("/")
-    return f"{here.removesuffix('/educator')}/quiz?code={code}"
 
 
 @st.fragment(run_every=3.0)
@@ -69,7 +61,7 @@ def live_results(code: str, token: str) -> None:
         st.caption(f"On the practice deck {session.deck}, not FER2013's faces.")
     if not report.learners:
         st.info(f"No answers yet. Learners open the quiz and type the code {session.code}, or open "
-                f"{join_link(session.code)}")
+                f"{quiz_link(session.code, 'educator')}")
         return
     left, right = st.columns(2)
     left.plotly_chart(charts.tally_bars(report.learners, "By learner"), key="by-learner")
