@@ -8,7 +8,7 @@ from fercore.decks import (DeckError, add_faces, export_deck, face_pictures, fac
 from fercore.errors import FercoreError
 from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
-from fercore.store import DECK_FACES_MAX, SESSION_NAME_MAX
+from fercore.store import DECK_FACES_MAX, DECK_NAME_MAX
 from ui.pictures import square_pictures
 from ui.resources import deck_quiz_pool, store
 from ui.text import plain
@@ -27,7 +27,7 @@ st.caption("A deck is a set of faces from your own photos, each with its emotion
 
 def create_form() -> None:
     with st.form("create_deck"):
-        st.text_input("Deck name", placeholder="e.g. Our family", max_chars=SESSION_NAME_MAX, key="new_deck_name")
+        st.text_input("Deck name", placeholder="e.g. Our family", max_chars=DECK_NAME_MAX, key="new_deck_name")
         st.form_submit_button("Make the deck", type="primary", on_click=create_deck)
 
 

@@ -1,8 +1,8 @@
 """Learners' answers, educators' sessions and classes, practice decks: kept in SQLite or PostgreSQL. No TensorFlow.
 
 Bottom up: errors, records and identity (nicknames, codes, keys); statistics over records; schema, then
-backends (the two databases behind one seam); classrooms (classes that last, a part of the Store); store,
-the Store on top. Import from here: every name the rest of fercore, the pages, the tests and the benchmarks
+backends (the two databases behind one seam); retention; classrooms and practice_decks (parts of the Store);
+store, the Store on top. Import from here: every name the rest of fercore, the pages, the tests and the benchmarks
 use.
 """
 from fercore.store.backends import BUSY_TIMEOUT_S, POOL_SIZE, POOL_WAIT_S, default_db_path, is_postgres_url
@@ -16,5 +16,6 @@ from fercore.store.records import (Answer, ClassMember, Classroom, ClassView, De
                                    Tally, YouVsModel)
 from fercore.store.schema import POSTGRES_SCHEMA, SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
 from fercore.store.statistics import MOST_MISSED, SITTING_GAP, TREND_WINDOW, confusion_matrix, trend_window, trends
-from fercore.store.store import (CROP_BYTES_MAX, CSV_COLUMNS, CSV_TIME, DECK_FACES_MAX, RETENTION_DAYS,
-                                 SESSION_NAME_MAX, Store, retention_days)
+from fercore.store.practice_decks import CROP_BYTES_MAX, DECK_FACES_MAX, DECK_NAME_MAX
+from fercore.store.retention import RETENTION_DAYS, retention_days
+from fercore.store.store import CSV_COLUMNS, CSV_TIME, SESSION_NAME_MAX, Store

@@ -1,11 +1,10 @@
-"""The Store: learners' answers and educators' sessions in one SQLite file or one PostgreSQL database,
-shared by threads and processes (several app servers share a PostgreSQL database: docs/deploy.md).
+"""The Store: learners' answers, educators' sessions and classes, and practice decks in one SQLite file or
+one PostgreSQL database, shared by threads and processes (several app servers share a PostgreSQL database:
+docs/deploy.md). Classes and decks have modules of their own (classrooms, practice_decks), mixed in here.
 
 A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
-learner's answers only after `sign_in`. A practice deck is a set of labelled face crops with a share code
-and an owner token (only its hash kept); answers on a deck carry its code and are kept apart from FER2013
-answers. Answers, sessions and decks older than the retention period (FER_RETENTION_DAYS, default 180)
-are deleted.
+learner's answers only after `sign_in`. Answers, sessions and decks older than the retention period
+(FER_RETENTION_DAYS, default 180) are deleted, and classes unused that long.
 """
 from __future__ import annotations
 
@@ -23,36 +22,23 @@ import numpy as np
 from fercore.labels import EMOTIONS
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
 from fercore.store.classrooms import Classrooms
-from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownClassCode, UnknownDeckCode,
-                                  UnknownSessionCode, WrongEducatorToken, WrongLearnerKey, WrongOwnerToken)
+from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownDeckCode, UnknownSessionCode,
+                                  WrongEducatorToken, WrongLearnerKey)
 from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
                                     normalize_nickname)
-from fercore.store.records import (Answer, Classroom, Deck, DeckFace, DisplayChoices, Period, Session, SessionReport,
-                                   SessionResult, StoredAnswer, Tally, YouVsModel)
+from fercore.store.practice_decks import PracticeDecks, _deck_gone
+from fercore.store.records import (Answer, DisplayChoices, Period, Session, SessionReport, SessionResult, StoredAnswer,
+                                   Tally, YouVsModel)
+from fercore.store.retention import retention_days
 from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
 
-RETENTION_DAYS = 180
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
-DECK_FACES_MAX = 500
-CROP_BYTES_MAX = 256 * 1024  # a face crop, never a whole photo: a 20 MB photo can't slip in as a "crop"
 CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
                "model_correct", "level", "session", "session_name")
 CSV_TIME = "%Y-%m-%d %H:%M:%S"  # the server's local time, a form spreadsheets read as a date
 
 
-def retention_days() -> int:
-    """FER_RETENTION_DAYS, else RETENTION_DAYS."""
-    text = os.environ.get("FER_RETENTION_DAYS", "")
-    try:
-        days = int(text) if text else RETENTION_DAYS
-    except ValueError:
-        raise StoreError(f"FER_RETENTION_DAYS must be a whole number of days, not {text!r}.") from None
-    if days < 1:
-        raise StoreError("FER_RETENTION_DAYS must be at least 1.")
-    return days
-
-
-class Store(Classrooms):
+class Store(Classrooms, PracticeDecks):
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float | None = None):
         """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB.
         busy_timeout: seconds a SQLite write waits for another program's lock before it says so (default
@@ -273,96 +259,6 @@ class Store(Classrooms):
             raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
         return session
 
-    # Owners: practice decks
-
-    def create_deck(self, name: str) -> tuple[Deck, str]:
-        """A new, empty deck and its owner token; show the token once, only its hash is kept."""
-        name = " ".join(str(name).split())
-        if not name or len(name) > SESSION_NAME_MAX:
-            raise StoreError(f"A deck needs a name of 1 to {SESSION_NAME_MAX} characters.")
-        self.expire(retention_days())
-        token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
-        created = datetime.now(timezone.utc)
-        code = self._insert_under_new_code("INSERT INTO decks VALUES (?, ?, ?, ?)", (name, _hash(token),
-                                                                                    created.isoformat()))
-        return Deck(code, name, created, 0), token
-
-    def open_deck(self, code: str) -> Deck:
-        code = normalize_code(code)
-        rows = self._execute("SELECT code, name, created_at, COUNT(id), COALESCE(MAX(id), 0), "
-                             "COALESCE(SUM(id * (label + 1)), 0) FROM decks LEFT JOIN deck_faces ON deck = code "
-                             "WHERE code = ? GROUP BY code, name, created_at", (code,))
-        if not rows:
-            raise UnknownDeckCode(_deck_gone(code))
-        code, name, created_at, faces, newest, labels = rows[0]
-        return Deck(code, name, datetime.fromisoformat(created_at), faces, f"{faces}-{newest}-{labels}")
-
-    def deck_faces(self, code: str) -> list[DeckFace]:
-        """Every face of the deck, oldest first: anyone with the code may practise on them."""
-        deck = self.open_deck(code)
-        rows = self._execute("SELECT id, label, crop, reading, model, readings FROM deck_faces WHERE deck = ? "
-                             "ORDER BY id", (deck.code,))
-        return [DeckFace(id, label, bytes(crop), bytes(reading), model, readings and bytes(readings))
-                for id, label, crop, reading, model, readings in rows]
-
-    def keep_deck_readings(self, code: str, model: str, readings: dict[int, bytes]) -> None:
-        """A model's probabilities for the deck's faces (face id -> 7 float32), so the next quiz on the deck
-        needs no model run. Derived from the faces, so no token: the server computes them."""
-        self._execute_together(*[("UPDATE deck_faces SET model = ?, readings = ? WHERE id = ? AND deck = ?",
-                                  (model, values, int(face_id), normalize_code(code)))
-                                 for face_id, values in readings.items()])
-
-    def add_deck_faces(self, code: str, token: str, faces: Iterable[tuple[int, bytes, bytes]],
-                       permission: bool = False) -> int:
-        """Add (label, colour crop, 48x48 reading copy) faces, all of them or none; returns how many.
-        permission: the owner confirmed the people shown agreed."""
-        deck, faces = self.owned_deck(code, token), list(faces)
-        if not permission:
-            raise StoreError("Confirm that you have the permission of the people shown before adding their faces.")
-        if any(not 0 <= label < len(EMOTIONS) or len(crop) > CROP_BYTES_MAX for label, crop, _ in faces):
-            raise StoreError("Only face crops with one of the seven emotions can be added to a deck.")
-        if deck.faces + len(faces) > DECK_FACES_MAX:
-            raise StoreError(_deck_full(deck.faces, len(faces)))
-        added = datetime.now(timezone.utc).isoformat()
-        # The first statement locks the deck's row (PostgreSQL), so two owners adding at once are counted in turn.
-        self._execute_together(
-            ("UPDATE decks SET name = name WHERE code = ?", (deck.code,)),
-            *[("INSERT INTO deck_faces (deck, label, crop, reading, added_at) VALUES (?, ?, ?, ?, ?)",
-               (deck.code, int(label), crop, reading, added)) for label, crop, reading in faces],
-            guard=("SELECT COUNT(*) <= ? FROM deck_faces WHERE deck = ?", (DECK_FACES_MAX, deck.code),
-                   _deck_full(deck.faces, len(faces))))
-        return len(faces)
-
-    def relabel_deck_face(self, code: str, token: str, face_id: int, label: int) -> None:
-        deck = self.owned_deck(code, token)
-        if not 0 <= label < len(EMOTIONS):
-            raise StoreError(f"Choose one of the seven emotions: {', '.join(EMOTIONS)}.")
-        self._execute("UPDATE deck_faces SET label = ? WHERE id = ? AND deck = ?",
-                      (int(label), int(face_id), deck.code))
-
-    def remove_deck_face(self, code: str, token: str, face_id: int) -> None:
-        deck = self.owned_deck(code, token)
-        self._execute("DELETE FROM deck_faces WHERE id = ? AND deck = ?", (int(face_id), deck.code))
-
-    def delete_deck(self, code: str, token: str) -> int:
-        """Delete the deck, its faces, the class sessions run on it and every answer given on it, for good;
-        returns how many faces went."""
-        deck = self.owned_deck(code, token)
-        on_deck = "SELECT code FROM sessions WHERE deck = ?1"
-        *_, faces, _ = self._execute_together(
-            (f"DELETE FROM answers WHERE deck = ?1 OR session IN ({on_deck})", (deck.code,)),
-            ("DELETE FROM sessions WHERE deck = ?", (deck.code,)),
-            ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
-            ("DELETE FROM decks WHERE code = ?", (deck.code,)))
-        return faces
-
-    def owned_deck(self, code: str, token: str | None) -> Deck:
-        deck = self.open_deck(code)
-        (stored,) = self._execute("SELECT token_hash FROM decks WHERE code = ?", (deck.code,))[0]
-        if not token or not hmac.compare_digest(_hash(token), stored):
-            raise WrongOwnerToken(f"That owner token does not open deck {deck.code}.")
-        return deck
-
     # Retention
 
     def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
@@ -433,12 +329,3 @@ class Store(Classrooms):
         """Several writes as one transaction; returns each one's row count. guard: see backends.Guard."""
         return self._db.execute_together(statements, guard)
 
-
-def _deck_gone(code: str) -> str:
-    return (f"There is no deck with the code {code or '(empty)'}: it may have been deleted. "
-            "Check the code with whoever made the deck.")
-
-
-def _deck_full(has: int, adding: int) -> str:
-    return (f"A deck holds at most {DECK_FACES_MAX} faces: this one has {has}, so these {adding} were not added. "
-            "Remove some faces or start another deck.")
