@@ -4,7 +4,6 @@ the class's educator only from joining until leaving, and only those given on th
 sessions. Part of the Store (a mixin): the same database, the same seam."""
 from __future__ import annotations
 
-import hmac
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -80,8 +79,7 @@ class Classrooms:
 
     def _authorize_class(self, code: str, token: str | None) -> Classroom:
         classroom = self.classroom(code)
-        (stored,) = self._execute("SELECT token_hash FROM classes WHERE code = ?", (classroom.code,))[0]
-        if not token or not hmac.compare_digest(_hash(token), stored):
+        if not self._token_opens("classes", classroom.code, token):
             raise WrongEducatorToken(f"That educator token does not open class {classroom.code}.")
         return classroom
 

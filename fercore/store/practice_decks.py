@@ -3,7 +3,6 @@ anyone may practise on, changed only with the owner token (only its hash kept). 
 code and are kept apart from FER2013's. Part of the Store (a mixin), as classrooms is."""
 from __future__ import annotations
 
-import hmac
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -105,8 +104,7 @@ class PracticeDecks:
 
     def owned_deck(self, code: str, token: str | None) -> Deck:
         deck = self.open_deck(code)
-        (stored,) = self._execute("SELECT token_hash FROM decks WHERE code = ?", (deck.code,))[0]
-        if not token or not hmac.compare_digest(_hash(token), stored):
+        if not self._token_opens("decks", deck.code, token):
             raise WrongOwnerToken(f"That owner token does not open deck {deck.code}.")
         return deck
 

@@ -254,8 +254,7 @@ class Store(Classrooms, PracticeDecks):
 
     def _authorize(self, code: str, token: str | None) -> Session:
         session = self.join_session(code)
-        (stored,) = self._execute("SELECT token_hash FROM sessions WHERE code = ?", (session.code,))[0]
-        if not token or not hmac.compare_digest(_hash(token), stored):
+        if not self._token_opens("sessions", session.code, token):
             raise WrongEducatorToken(f"That educator token does not open session {session.code}.")
         return session
 
@@ -291,6 +290,11 @@ class Store(Classrooms, PracticeDecks):
         return answers, sessions
 
     # The database
+
+    def _token_opens(self, table: str, code: str, token: str | None) -> bool:
+        """Whether token is the one whose hash `table` (sessions, classes or decks) keeps for code."""
+        (stored,) = self._execute(f"SELECT token_hash FROM {table} WHERE code = ?", (code,))[0]
+        return bool(token) and hmac.compare_digest(_hash(token), stored)
 
     def _insert_under_new_code(self, sql: str, rest: tuple) -> str:
         """Insert a row whose first value is a new code, one that no session, class or deck has (a learner types
