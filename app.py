@@ -27,8 +27,6 @@ for key in QUIZ_SETTINGS:
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 page = st.navigation(PAGES)
-if page.url_path != "mirror":  # the camera never starts again by itself when a learner comes back
-    st.session_state.pop("live_playing", None)
 display_choices()  # the sidebar's display switches, for every page
 fit_screen()  # tablets and phones: the navigation folds away, finger-sized buttons
 page.run()

@@ -20,9 +20,8 @@ PRIVACY = ("The video goes from this browser to this app's server and back, nowh
            "or leave this page. Only the still of a goal you held is kept, until you close the tab.")
 NO_VIDEO = ("If the video does not start (no camera, the camera was refused, no connection, or a browser "
             "without live video), mirror practice on the Your photo page works with single pictures.")
-# The component's own words, inside its frame: the same sentence where the camera can't be used. Its own
-# Start and Stop are hidden (desired_playing_state): the page's buttons are finger-sized on tablets.
-TRANSLATIONS = {"device_access_denied": f"The camera was refused. {NO_VIDEO}",
+# The component's own words, inside its frame: the same sentence where the camera can't be used.
+TRANSLATIONS = {"start": "Start the camera", "stop": "Stop", "device_access_denied": f"The camera was refused. {NO_VIDEO}",
                 "device_not_available": f"No camera could be opened. {NO_VIDEO}",
                 "media_api_not_available": f"This browser has no live video. {NO_VIDEO}"}
 REFRESH_S = 1.5  # the meter's text twin and the goal's still: calm, and a screen reader hears no flood
@@ -97,19 +96,12 @@ except ArtifactError as exc:
 live.choose(target, level / 100 if level else None)
 live.calm = current().reduced_motion
 
-playing = st.session_state.setdefault("live_playing", False)  # app.py turns it off when the learner leaves
 context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
-                          desired_playing_state=playing,
                           media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
                           video_frame_callback=video_callback(live), on_video_ended=live.stop,
                           translations=TRANSLATIONS, media_toggle_controls=False,
                           video_html_attrs={"autoPlay": True, "muted": True, "controls": False,
                                             "style": {"width": "100%"}})
-if playing:
-    st.button("Stop", key="live-stop", on_click=st.session_state.update, kwargs={"live_playing": False})
-else:
-    st.button("Start the camera", key="live-start", type="primary", on_click=st.session_state.update,
-              kwargs={"live_playing": True})
 if context.state.playing:
     meter_and_goal(live)
 else:

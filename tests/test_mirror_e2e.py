@@ -116,10 +116,8 @@ def component(page):
 
 
 def press(page, name: str) -> None:
-    """Start or Stop (the page's buttons), by keyboard as a learner without a mouse does."""
-    component(page)
-    settled(page)
-    button = page.get_by_role("button", name=name, exact=True)
+    """A button in the component's frame, by keyboard as a learner without a mouse does."""
+    button = component(page).get_by_role("button", name=name)
     button.focus()
     button.press("Enter")
 
