@@ -22,6 +22,10 @@ DETECTOR_FILE = Path(__file__).resolve().parent.parent / "models" / "face_detect
 FINE_SIDE = 2048  # the photo's longest side for the fine pass; 2-megapixel photos run unshrunk
 COARSE_SIDE = 320  # longest side of the close-up pass, before its border
 COARSE_TURNS = (0.0, 30.0, -30.0)  # degrees; a plain pass finds about half of faces tilted 30 degrees
+NEAR_SPAN = 2.0  # FaceFollower's window, in sides of the face: room to move between frames
+WHOLE_FRAME_EVERY = 10
+LEAN_CHANGE = 10.0  # degrees: a followed face that leans this much more or less than its window is re-placed
+YUNET_STRIDE = 32  # YuNet's coarsest feature grid, in pixels of its input
 LEAN = 3.0  # degrees: find_near_faces looks again, turned, at a face the upright pass finds leaning this much
 BORDER = 0.25  # a face that fills the photo needs room around it to be found
 # On busy scenes score 0.5 found 87% of pasted faces (62% at 48 px) and 0.4 found 90% (76%), with
@@ -61,13 +65,52 @@ def find_near_faces(gray: np.ndarray, max_faces: int = 1) -> list[Face]:
     their eyes too level; the direction it gives is mostly right, so one turned view, not two, is added
     for a face leaning LEAN degrees or more, and both when the upright pass finds none. On a 640x480
     frame that is a fraction of find_faces' work (benchmarks/mirror.py)."""
-    small, to_small = _coarse_view(gray)
+    return _near_passes(gray, max_faces, *_coarse_view(gray))
+
+
+class FaceFollower:
+    """One video's face, followed from frame to frame for a fifth of find_near_faces' work: looked for in
+    the window around where it was found (NEAR_SPAN of its side). The window stays put while the face
+    stays within half a side of that place, so a still face is found the same way frame after frame. The
+    whole frame is searched at first, when the face leaves, and every WHOLE_FRAME_EVERY frames: a larger
+    face elsewhere (someone nearer) is then followed instead, and a head that has tilted since is looked
+    for at its new tilt."""
+
+    def __init__(self):
+        self._anchor: Face | None = None  # the face the window is placed around
+        self._frames = 0
+
+    def find(self, gray: np.ndarray) -> Face | None:
+        self._frames = (self._frames + 1) % WHOLE_FRAME_EVERY
+        near = self._near(gray) if self._anchor is not None else None
+        if near is not None and self._frames:
+            return near
+        whole = find_near_faces(gray)
+        if not whole or (near is not None and _close(whole[0], near) and abs(whole[0].tilt - near.tilt) < LEAN_CHANGE):
+            self._anchor = None if near is None else self._anchor  # the same face, found as before
+            return near
+        self._anchor = whole[0]
+        return whole[0]
+
+    def _near(self, gray: np.ndarray) -> Face | None:
+        window = _window_view(gray, self._anchor)
+        found = [f for f in _near_passes(gray, 3, *window) if _close(f, self._anchor)] if window else []
+        return found[0] if found else None
+
+
+def _near_passes(gray: np.ndarray, max_faces: int, small: np.ndarray, to_small: np.ndarray) -> list[Face]:
     rows = _run(small, to_small)
     leans = {np.sign(_tilt(row[4:14].reshape(5, 2))) for row in rows
              if abs(_tilt(row[4:14].reshape(5, 2))) >= LEAN} if len(rows) else {1.0, -1.0}
     rows = np.concatenate([rows] + [_run(*_turned(small, to_small, COARSE_TURNS[1] * lean)) for lean in leans])
     detections = [d for d in _without_duplicates(rows) if _centre_inside(d, gray.shape)]
     return [_face(gray, d) for d in sorted(detections, key=lambda d: -d[2])[:max_faces]]
+
+
+def _close(face: Face, other: Face) -> bool:
+    """Whether face's centre lies within half a side of other's: the same face, moved a little."""
+    (x, y, w, _), (ox, oy, ow, _) = face.box, other.box
+    return abs(x + w / 2 - ox - ow / 2) <= ow / 2 and abs(y + w / 2 - oy - ow / 2) <= ow / 2
 
 
 def whole_image_face(gray: np.ndarray) -> Face:
@@ -108,11 +151,33 @@ def _fine_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _coarse_view(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The photo shrunk to COARSE_SIDE with a replicated border, and the map from photo to it."""
-    scale = min(1.0, COARSE_SIDE / max(gray.shape))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    pad = round(BORDER * min(small.shape))
+    small, scale, pad = _shrunk(gray)
     to_small = np.array([[scale, 0, pad], [0, scale, pad]], float)
     return cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE), to_small
+
+
+def _shrunk(gray: np.ndarray) -> tuple[np.ndarray, float, int]:
+    scale = min(1.0, COARSE_SIDE / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    return small, scale, round(BORDER * min(small.shape))
+
+
+def _window_view(gray: np.ndarray, near: Face) -> tuple[np.ndarray, np.ndarray] | None:
+    """The close-up view cut down to the window around an earlier face, and the map from photo to it; None
+    when that window is no smaller than the whole view. Its corner sits on the whole view's YuNet grid, so
+    the detector sees an upright face as it would in the whole view."""
+    small, scale, pad = _shrunk(gray)
+    x, y, w, _ = near.box
+    side = int(np.ceil(NEAR_SPAN * w * scale / YUNET_STRIDE)) * YUNET_STRIDE
+    if side >= min(small.shape) + 2 * pad:
+        return None
+    corner = [round((centre * scale - side / 2 + pad) / YUNET_STRIDE) * YUNET_STRIDE - pad
+              for centre in (x + w / 2, y + w / 2)]
+    to_window = np.array([[scale, 0, -corner[0]], [0, scale, -corner[1]]], float)
+    shift = np.array([[1, 0, -corner[0]], [0, 1, -corner[1]]], float)
+    window = cv2.warpAffine(small, shift, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    # a face that leans is looked for turned upright: an upright view puts a leaning face's eyes too level
+    return _turned(window, to_window, near.tilt) if abs(near.tilt) >= LEAN else (window, to_window)
 
 
 def _turned(image: np.ndarray, to_image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ latest reading drawn on every frame, so that the video never waits for the model
 A LiveMirror belongs to one stream. `frame(bgr)` is the video callback: it leaves the frame for reading
 (replacing one not yet read) and returns a copy with the latest reading drawn on it. One reading thread
 per Predictor serves every stream in turn: each round takes the newest frame of each stream, finds its
-faces, and reads the largest faces of all streams in one call. Frames live in memory only: nothing here
+face (followed from frame to frame, fercore.faces.FaceFollower), and reads the faces of all streams in
+one call. Frames live in memory only: nothing here
 writes or logs them, and `stop()` drops the last one.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from fercore.faces import Face, find_near_faces
+from fercore.faces import Face, FaceFollower
 from fercore.labels import EMOTIONS
 
 if TYPE_CHECKING:  # fercore.predict loads TensorFlow; the caller brings the loaded Predictor
@@ -92,6 +93,7 @@ class LiveMirror:
         self._lock = threading.Lock()
         self._seq = 0
         self._waiting: tuple[int, np.ndarray] | None = None  # the newest frame not yet read
+        self._faces = FaceFollower()  # the reading thread's alone
         self._reader = _reader_for(predictor)
         self.choose(target, level)
 
@@ -193,12 +195,14 @@ class _Reader:
             self._round([(stream, taken) for stream in streams if (taken := stream._take())])
 
     def _round(self, frames: list[tuple[LiveMirror, tuple[int, np.ndarray]]]) -> None:
-        found = [find_near_faces(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) for _, (_, bgr) in frames]
-        crops = [faces[0].crop for faces in found if faces]
+        if not frames:  # each was stopped between the wait and the take
+            return
+        faces = [stream._faces.find(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) for stream, (_, bgr) in frames]
+        crops = [face.crop for face in faces if face is not None]
         predictor = frames[0][0].predictor  # every stream of a reader has its Predictor (not kept here: a
         read = iter(predictor.probabilities(np.stack(crops)) if crops else [])  # weak key must not be held)
-        for (stream, (seq, bgr)), faces in zip(frames, found):
-            stream._read(seq, bgr, faces[0] if faces else None, next(read) if faces else None)
+        for (stream, (seq, bgr)), face in zip(frames, faces):
+            stream._read(seq, bgr, face, None if face is None else next(read))
 
 
 _readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Predictor -> its _Reader

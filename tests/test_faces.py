@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fercore.faces import _without_duplicates, find_faces, whole_image_face
+from fercore.faces import (WHOLE_FRAME_EVERY, FaceFollower, _without_duplicates, find_faces, find_near_faces,
+                           whole_image_face)
 
 
 def public_faces(root, n: int) -> list[np.ndarray]:
@@ -121,6 +122,35 @@ def test_tilted_faces_are_found_and_levelled_by_their_eyes(real_data_path, degre
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+@pytest.mark.parametrize("degrees", [0, 25])
+def test_a_followed_face_is_the_face_the_whole_frame_finds_and_a_still_one_is_found_alike(real_data_path, degrees):
+    for n, face in enumerate(findable(public_faces(real_data_path, 40), 6, side=200)):
+        frame = noisy_canvas(640, 480, n)
+        paste_turned(frame, face, 180 + 10 * n, 80, 160 + 20 * n, degrees)
+        whole, follower = find_near_faces(frame)[0], FaceFollower()
+        found = [follower.find(frame) for _ in range(WHOLE_FRAME_EVERY + 2)]  # a whole-frame search among them
+        assert iou(found[1].box, whole.box) > 0.8 and abs(found[1].tilt - whole.tilt) < 8
+        assert all(f.box == found[1].box and np.array_equal(f.crop, found[1].crop) for f in found[1:])
+
+
+def test_a_followed_face_that_moves_far_is_found_and_someone_nearer_is_followed(real_data_path):
+    first, second = findable(public_faces(real_data_path, 40), 2, side=200)
+    follower = FaceFollower()
+
+    def followed(*placed) -> tuple[int, int, int, int]:
+        frame = noisy_canvas(640, 480)
+        for face, x, y, side in placed:
+            paste(frame, face, x, y, side)
+        return follower.find(frame).box
+
+    assert iou(followed((first, 200, 100, 200)), (200, 100, 200, 200)) > 0.35
+    assert iou(followed((first, 230, 120, 200)), (230, 120, 200, 200)) > 0.35  # moved a little
+    assert iou(followed((first, 20, 20, 160)), (20, 20, 160, 160)) > 0.35  # and far
+    nearer = [followed((first, 20, 20, 160), (second, 330, 100, 300)) for _ in range(WHOLE_FRAME_EVERY)]
+    assert iou(nearer[0], (20, 20, 160, 160)) > 0.35  # followed where it was...
+    assert iou(nearer[-1], (330, 100, 300, 300)) > 0.35  # ...until the whole frame is searched
 
 
 def test_threads_finding_faces_at_once_each_get_their_own_answer(four_face_photo):
