@@ -7,7 +7,7 @@
 (d) a face held still: the mirror's settled reading against `python -m fercore predict` on the same image.
 
 Each simulated stream does what the app server does for a WebRTC stream (aiortc): decode the browser's VP8
-frame, run the page's callback (fercore.mirror.LiveMirror.frame, one reading thread per stream, one shared
+frame, run the page's callback (fercore.mirror.LiveMirror.video, one reading thread for all streams, one shared
 Predictor), and encode the frame that goes back with aiortc's own VP8 encoder. What it leaves out: the
 network, SRTP, and the browsers' own work. In (c) the streams run in this process and the app in its own,
 so they share the CPU but not the GIL.
@@ -103,8 +103,7 @@ class Stream(threading.Thread):
             packet = av.Packet(self.packets[tick % len(self.packets)])
             for frame in decoder.decode(packet):
                 arrived[self.live.frames + 1] = due
-                out = self.live.frame(frame.to_ndarray(format="bgr24"))
-                sent = av.VideoFrame.from_ndarray(out, format="bgr24")
+                sent = self.live.video(frame)
                 sent.pts, sent.time_base = tick, Fraction(1, FPS)
                 encoder.encode(sent)
                 done, shown = time.perf_counter(), self.live.reading.seq

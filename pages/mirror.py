@@ -1,5 +1,4 @@
 """Live mirror: pick an emotion, start the camera, and see how strongly the model reads it as you move."""
-import av
 import cv2
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
@@ -36,12 +35,6 @@ def live_mirror(predictor) -> LiveMirror:
     if live is None or live.predictor is not predictor:
         live = st.session_state["live_mirror"] = LiveMirror(predictor)
     return live
-
-
-def video_callback(live: LiveMirror):
-    def callback(frame: av.VideoFrame) -> av.VideoFrame:
-        return av.VideoFrame.from_ndarray(live.frame(frame.to_ndarray(format="bgr24")), format="bgr24")
-    return callback
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -98,7 +91,7 @@ live.calm = current().reduced_motion
 
 context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                           media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
-                          video_frame_callback=video_callback(live), on_video_ended=live.stop,
+                          video_frame_callback=live.video, on_video_ended=live.stop,
                           translations=TRANSLATIONS, media_toggle_controls=False,
                           video_html_attrs={"autoPlay": True, "muted": True, "controls": False,
                                             "style": {"width": "100%"}})

@@ -69,6 +69,26 @@ def settled(live: LiveMirror, predictor) -> np.ndarray:
     return predictor.probabilities(live.reading.face.crop[None])[0]
 
 
+def test_the_video_callback_answers_a_camera_frame_with_the_drawn_frame_in_the_encoders_format(predictor, faces):
+    import av
+
+    frame = frame_with((faces[0], 220, 100, 200))
+    sent = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p")  # as a camera's arrives
+    live = LiveMirror(predictor)
+    deadline = time.monotonic() + WAIT_S
+    while live.reading.seq == 0 and time.monotonic() < deadline:
+        back = live.video(sent)
+        time.sleep(0.01)
+    back = live.video(sent)
+    assert (back.format.name, back.width, back.height) == ("yuv420p", 640, 480)
+    shown = back.to_ndarray(format="bgr24").astype(int)
+    x, y, w, h = live.reading.face.box
+    assert (shown[y, x + w // 2] > 240).all(), "the face's outline is drawn in white"
+    above = slice(0, y - 10)  # above the outline: the picture itself, through YUV 4:2:0 and back
+    assert np.abs(shown[above] - sent.to_ndarray(format="bgr24")[above]).mean() < 3
+    live.stop()
+
+
 def test_a_face_held_still_settles_on_its_own_reading(predictor, faces):
     frame = frame_with((faces[1], 180, 80, 240))
     live = LiveMirror(predictor, target="sad")
