@@ -99,3 +99,12 @@ def a_page_with_display_choices():
 
 def styles(app) -> str:
     return " ".join(str(element.proto) for element in app.get("html"))
+
+
+def test_the_readme_describes_every_page_a_person_can_open_and_reads_cleanly():
+    from browser import PAGES, PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    described = {line.split("|")[1].strip() for line in readme.splitlines() if line.startswith("| ")}
+    assert set(PAGES) - {"Home"} <= described, set(PAGES) - {"Home"} - described
+    assert not [line for line in readme.splitlines() if line.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
