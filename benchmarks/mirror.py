@@ -169,43 +169,45 @@ def one_and_five(faces, predictor, seconds: float) -> bool:
             and worst >= TARGETS["five_readings"])
 
 
-def first_quiz_face(url: str, prefix: str) -> float:
-    """Seconds from a new learner's nickname to their first quiz face."""
+def sixth_learner(faces, predictor, data: Path, runs: int) -> bool:
+    """New learners' first quiz faces in one Chromium, idle and beside five streams in turn, so that other
+    work on the machine weighs on both alike."""
     from playwright.async_api import async_playwright
 
     from benchmarks.classroom import practise
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-    async def measure() -> float:
+    clips = [clip(faces[n], n) for n in range(5)]
+
+    async def first_face(browser, nickname: str) -> float:
+        learner = await practise(browser, url, nickname, 0)
+        if learner.lost:
+            raise SystemExit(f"the quiz did not show a first face: {learner.lost}")
+        return learner.seconds["first face"][0]
+
+    async def measure() -> tuple[list[float], list[float]]:
+        idle, busy = [], []
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            learner = await practise(browser, url, prefix, 0)
+            await first_face(browser, "warm")  # the quiz's faces are read once per model, on first use
+            for n in range(runs):
+                idle.append(await first_face(browser, f"idle{n}"))
+                load = [Stream(packets, predictor, seconds=3600, warm_up=0) for packets in clips]
+                for stream in load:
+                    stream.start()
+                await asyncio.sleep(3)
+                busy.append(await first_face(browser, f"busy{n}"))
+                for stream in load:
+                    stream.halt.set()
+                    stream.join()
+                await asyncio.sleep(1)
             await browser.close()
-            if learner.lost:
-                raise SystemExit(f"the quiz did not show a first face: {learner.lost}")
-            return learner.seconds["first face"][0]
+        return idle, busy
 
-    return asyncio.run(measure())
-
-
-def sixth_learner(faces, predictor, data: Path, runs: int) -> bool:
-    """Idle and busy in turn, so that other work on the machine weighs on both alike."""
-    clips = [clip(faces[n], n) for n in range(5)]
-    idle, busy = [], []
     with tempfile.TemporaryDirectory() as scratch, app_server({
             "FER_DATA": str(data), "FER_DB": f"{scratch}/progress.sqlite3", "FER_TRAINED_DIR": f"{scratch}/trained",
             "FER_ACTIVE_MODEL_FILE": f"{scratch}/active.json"}, timeout=120) as (url, _):
-        first_quiz_face(url, "warm")  # the quiz's faces are read once per model, on first use
-        for n in range(runs):
-            idle.append(first_quiz_face(url, f"idle{n}"))
-            load = [Stream(packets, predictor, seconds=3600, warm_up=0) for packets in clips]
-            for stream in load:
-                stream.start()
-            time.sleep(3)
-            busy.append(first_quiz_face(url, f"busy{n}"))
-            for stream in load:
-                stream.halt.set()
-                stream.join()
+        idle, busy = asyncio.run(measure())
     ratio = statistics.median(busy) / statistics.median(idle)
     print(f"(c) a sixth learner's first quiz face: {statistics.median(idle):.2f} s idle "
           f"({min(idle):.2f}-{max(idle):.2f}), {statistics.median(busy):.2f} s beside five streams "
