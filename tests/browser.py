@@ -86,18 +86,20 @@ def video_component(page):
 
 def video_buttons_fit(page, shown: str, finger_sized: bool) -> None:
     """The buttons in the video component's frame, `shown` among them: finger-sized, or as the component draws
-    them, and whole (not cut off at the frame's edge). Measured once the page's style for them is in, or out:
-    after a change of screen, the browser makes it at its next frame."""
+    them, and whole: the frame as tall as what it shows, none cut off at its edge. Measured once the page's style
+    for them is in, or out, and the frame has followed (after a change of screen, the layout around it settles
+    over a few of the browser's frames)."""
     from playwright.sync_api import expect
 
     buttons = video_component(page).locator("button")
     buttons.first.wait_for()
     expect(buttons.first).to_have_css("min-height", f"{FINGER}px" if finger_sized else "auto")
-    measured = buttons.evaluate_all("""buttons => buttons.filter(b => b.checkVisibility()).map(b =>
-        [b.textContent.trim(), b.getBoundingClientRect().height, b.getBoundingClientRect().bottom <= innerHeight])""")
-    assert shown in [words for words, _, _ in measured], measured
-    assert all(whole and (height >= FINGER if finger_sized else height == MOUSE_SIZED)
-               for _, height, whole in measured), measured
+    page.wait_for_function("frame => frame.contentDocument.body.scrollHeight <= frame.clientHeight",
+                           arg=page.locator(VIDEO_FRAME).element_handle(), timeout=10_000)
+    measured = buttons.evaluate_all("""buttons => buttons.filter(b => b.checkVisibility())
+        .map(b => [b.textContent.trim(), b.getBoundingClientRect().height])""")
+    assert shown in [words for words, _ in measured], measured
+    assert all(height >= FINGER if finger_sized else height == MOUSE_SIZED for _, height in measured), measured
 
 
 @contextmanager

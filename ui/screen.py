@@ -68,18 +68,32 @@ _fold_watch = st.components.v2.component("fercore_fold_navigation", js=_FOLD_JS)
 # The Live mirror's Start and Stop are buttons in streamlit-webrtc's frame, out of the page's styles' reach,
 # and nothing it takes sizes them (its theme sets colours and a font). Streamlit serves that frame from this
 # server, so the page may style it: on touch and narrow screens a style goes in at each load of the frame, and
-# out when the query stops matching or the page is left. Streamlit sizes the frame only when the component
-# reports its height after a redraw of its own, so the frame is resized here as Streamlit does.
+# out when the query stops matching or the page is left.
+# Streamlit sizes the frame only from the heights the component reports after its own redraws: a style from
+# outside causes none, and a height set here once would go stale (each side skips a height it last had). So
+# while this page shows the frame, it is kept as tall as its content whenever either changes.
 VIDEO_FRAMES = "iframe[title^='streamlit_webrtc']"
 _FRAME_BUTTONS_JS = """
 export default function({ data }) {
-  const query = matchMedia(data.query), id = "fercore-finger-sized-buttons";
+  const query = matchMedia(data.query), id = "fercore-finger-sized-buttons", watching = new Map();
+  const fitHeight = frame => {
+    const height = frame.contentDocument?.body?.scrollHeight;
+    if (height && frame.height !== String(height)) frame.height = height;
+  };
+  const watch = (frame, doc) => {  // the frame's document is new on each load
+    const view = doc.defaultView, refit = () => fitHeight(frame), sizes = new view.ResizeObserver(refit);
+    sizes.observe(doc.body);
+    view.addEventListener("resize", refit);
+    watching.get(frame)?.stop();
+    watching.set(frame, { doc, stop: () => { sizes.disconnect(); view.removeEventListener("resize", refit); } });
+  };
   const fit = () => document.querySelectorAll(data.frames).forEach(frame => {
     const doc = frame.contentDocument, style = doc?.getElementById(id);
-    if (!doc?.head || Boolean(style) === query.matches) return;
-    if (style) style.remove();
-    else doc.head.append(Object.assign(doc.createElement("style"), { id, textContent: data.css }));
-    if (doc.body?.scrollHeight) frame.height = doc.body.scrollHeight;
+    if (!doc?.body) return;
+    if (watching.get(frame)?.doc !== doc) watch(frame, doc);
+    if (style && !query.matches) style.remove();
+    if (!style && query.matches)
+      doc.head.append(Object.assign(doc.createElement("style"), { id, textContent: data.css }));
   });
   const loaded = event => { if (event.target.matches?.(data.frames)) fit(); };
   fit();
@@ -88,7 +102,7 @@ export default function({ data }) {
   return () => {
     document.removeEventListener("load", loaded, true);
     query.removeEventListener("change", fit);
-    document.querySelectorAll(data.frames).forEach(frame => frame.contentDocument?.getElementById(id)?.remove());
+    watching.forEach(({ doc, stop }) => { stop(); doc.getElementById(id)?.remove(); });
   };
 }
 """
