@@ -12,6 +12,7 @@ from fercore.mirror import LiveMirror, say
 from ui.display import current
 from ui.live_video import IceServersError, rtc_configuration
 from ui.resources import active_predictor, model_problem, warm_model
+from ui.screen import fit_video_buttons
 from ui.text import plain
 
 PRIVACY = ("The video goes from this browser to this app's server and back, nowhere else. Its frames stay in "
@@ -89,6 +90,7 @@ except ArtifactError as exc:
 live.choose(target, level / 100 if level else None)
 live.calm = current().reduced_motion
 
+fit_video_buttons()  # its buttons are in its frame, out of the page's touch styles' reach
 context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                           media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
                           video_frame_callback=live.video, on_video_ended=live.stop,

@@ -17,6 +17,9 @@ PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": 
          "Your photo": "Your photo", "Live mirror": "Live mirror", "Class sessions": "Class sessions",
          "Classes": "Classes", "Practice decks": "Practice decks", "Train": "Train a model",
          "About the model": "About the model"}
+VIDEO_FRAME = "iframe[title^='streamlit_webrtc']"  # streamlit-webrtc's component, in its own frame
+FINGER = 44  # px: WCAG 2.5.5's and the platforms' comfortable touch target, on touch and narrow screens
+MOUSE_SIZED = 36.5  # px: the video component's buttons as it draws them, kept on a mouse's wide screen
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download can't run here
 # Headless as root on a closed network: without these Chromium retries blocked connections forever.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
@@ -73,6 +76,30 @@ def settled(page) -> None:
     A title shows while the rest is still on its way: Enter in a form whose button has not arrived
     submits nothing, and a click merged into a run in progress can lose its trigger."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
+
+
+def video_component(page):
+    """The Live mirror's video component's frame (its Start and Stop live there), once it has loaded."""
+    page.locator(VIDEO_FRAME).wait_for()
+    return page.frame_locator(VIDEO_FRAME)
+
+
+def video_buttons_fit(page, shown: str, finger_sized: bool) -> None:
+    """The buttons in the video component's frame, `shown` among them: finger-sized, or as the component draws
+    them, and whole: the frame as tall as what it shows, none cut off at its edge. Measured once the page's style
+    for them is in, or out, and the frame has followed (after a change of screen, the layout around it settles
+    over a few of the browser's frames)."""
+    from playwright.sync_api import expect
+
+    buttons = video_component(page).locator("button")
+    buttons.first.wait_for()
+    expect(buttons.first).to_have_css("min-height", f"{FINGER}px" if finger_sized else "auto")
+    page.wait_for_function("frame => frame.contentDocument.body.scrollHeight <= frame.clientHeight",
+                           arg=page.locator(VIDEO_FRAME).element_handle(), timeout=10_000)
+    measured = buttons.evaluate_all("""buttons => buttons.filter(b => b.checkVisibility())
+        .map(b => [b.textContent.trim(), b.getBoundingClientRect().height])""")
+    assert shown in [words for words, _ in measured], measured
+    assert all(height >= FINGER if finger_sized else height == MOUSE_SIZED for _, height in measured), measured
 
 
 @contextmanager

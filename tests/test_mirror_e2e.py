@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, app_server, settled
+from browser import CHROMIUM, CHROMIUM_ARGS, app_server, settled, video_buttons_fit, video_component
 from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
 from test_faces import noisy_canvas, public_faces
 
@@ -21,6 +21,7 @@ from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 
 FRAME = (640, 480)
+NARROW = {"width": 820, "height": 1180}  # a portrait tablet's width: the page's touch styles apply
 # Every camera track and peer connection the page's frames open, kept where the test can look at them.
 WATCH = """(() => {
   const top = window.top;
@@ -109,15 +110,9 @@ def app(camera_browser, data_path, tmp_path_factory):
         yield url
 
 
-def component(page):
-    """The video component's frame (its buttons live there), once it has loaded."""
-    page.locator("iframe[title*='webrtc']").wait_for()
-    return page.frame_locator("iframe[title*='webrtc']")
-
-
 def press(page, name: str) -> None:
     """A button in the component's frame, by keyboard as a learner without a mouse does."""
-    button = component(page).get_by_role("button", name=name)
+    button = video_component(page).get_by_role("button", name=name)
     button.focus()
     button.press("Enter")
 
@@ -134,11 +129,12 @@ def test_the_stream_reads_the_face_and_stops_on_stop_and_on_leaving(camera_brows
         page.get_by_text("mirror practice on the Your photo page").wait_for()
         page.get_by_text("Goal: hold it for about two seconds").click()  # at 60%, the face's happy holds it
         settled(page)
+        video_buttons_fit(page, "Start the camera", finger_sized=False)
         press(page, "Start the camera")
         twin = page.get_by_role("status")
         twin.filter(has_text=re.compile(r"^The model reads happy at about \d+%\.$")).wait_for()
         assert live_counts(page) == [1, 1]
-        video = component(page).locator("video")
+        video = video_component(page).locator("video")
         video.evaluate("v => v.readyState >= 2 || new Promise(r => v.addEventListener('loadeddata', r, {once: true}))")
         panel, above = video.evaluate(PANEL)
         assert panel < above * 0.75, (panel, above)  # the meter's panel is drawn on the video that comes back
@@ -148,6 +144,11 @@ def test_the_stream_reads_the_face_and_stops_on_stop_and_on_leaving(camera_brows
         no_traceback(page)
         accessible(page, "live mirror playing")
         shot(page, "live-mirror-held")
+        # The window narrowed to a tablet's width and back: Stop is finger-sized, then as it was
+        page.set_viewport_size(NARROW)
+        video_buttons_fit(page, "Stop", finger_sized=True)
+        page.set_viewport_size({"width": 1280, "height": 1600})
+        video_buttons_fit(page, "Stop", finger_sized=False)
 
         press(page, "Stop")
         page.get_by_text("mirror practice on the Your photo page").wait_for()
@@ -168,9 +169,9 @@ def test_a_refused_camera_gets_the_sentence(browser, app):
             open_page(page, app, "Live mirror")
             press(page, "Start the camera")
             # the component says what the browser said; the page's sentence offers the snapshot mirror
-            component(page).get_by_text(re.compile("Permission denied|The camera was refused")).wait_for()
+            video_component(page).get_by_text(re.compile("Permission denied|The camera was refused")).wait_for()
             page.get_by_text("the camera was refused, no connection, or a browser without live video), mirror "
                              "practice on the Your photo page works with single pictures.").wait_for()
-            assert component(page).locator("video").count() == 0
+            assert video_component(page).locator("video").count() == 0
             no_traceback(page)
             shot(page, "live-mirror-refused")

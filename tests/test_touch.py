@@ -4,7 +4,7 @@ Screenshots of each size land in test-output/e2e/touch-*.png."""
 import re
 
 import pytest
-from browser import PAGES, settled
+from browser import FINGER, PAGES, settled, video_buttons_fit
 from test_e2e import (SHOTS, accessible, app, browser, choice_buttons, new_page, nothing_stale, question_id, reveal,
                       sign_in)
 
@@ -20,7 +20,6 @@ DEVICES = {  # viewport and whether the browser is a phone's or tablet's (Playwr
 }
 FACE = re.compile("^A face from FER2013")
 HEATMAP = re.compile("under a heatmap")
-FINGER = 44  # px: WCAG 2.5.5 and the platforms' guidance for a comfortable touch target
 FINGER_ROOM = 8  # px at least between neighbouring choices
 
 # Every element Streamlit draws sits in its own element container; a picture's full-screen button floats
@@ -171,7 +170,7 @@ def test_the_folded_navigation_opens_by_touch_and_every_learners_page_has_finger
         choice_buttons(page).first.wait_for()
         settled(page)
         fingers_fit(page, "quiz")
-        for title in ("Progress", "Your photo"):
+        for title in ("Progress", "Your photo", "Live mirror"):
             page.get_by_test_id("stExpandSidebarButton").tap()
             page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).tap()
             page.get_by_role("heading", name=PAGES[title]).wait_for()
@@ -184,5 +183,7 @@ def test_the_folded_navigation_opens_by_touch_and_every_learners_page_has_finger
                 assert page.get_by_role("switch", name="Use the camera for mirror practice").is_checked()
                 page.get_by_text("Emotion to practise").wait_for()
                 settled(page)
+            if title == "Live mirror":  # Start the camera is in the video component's own frame
+                video_buttons_fit(page, "Start the camera", finger_sized=True)
             fingers_fit(page, title)
             nothing_overlaps(page)
