@@ -86,19 +86,17 @@ def video_component(page):
 
 def video_buttons_fit(page, shown: str, finger_sized: bool) -> None:
     """The buttons in the video component's frame, `shown` among them: finger-sized, or as the component draws
-    them, and whole: the frame as tall as what it shows, none cut off at its edge. Measured once the page's style
-    for them is in, or out, and the frame has followed (after a change of screen, the layout around it settles
-    over a few of the browser's frames)."""
-    from playwright.sync_api import expect
-
-    buttons = video_component(page).locator("button")
-    buttons.first.wait_for()
-    expect(buttons.first).to_have_css("min-height", f"{FINGER}px" if finger_sized else "auto")
-    page.wait_for_function("frame => frame.contentDocument.body.scrollHeight <= frame.clientHeight",
-                           arg=page.locator(VIDEO_FRAME).element_handle(), timeout=10_000)
-    measured = buttons.evaluate_all("""buttons => buttons.filter(b => b.checkVisibility())
-        .map(b => [b.textContent.trim(), b.getBoundingClientRect().height])""")
-    assert shown in [words for words, _ in measured], measured
+    them, and whole: the frame as tall as what it shows, none cut off at its edge. Measured in one look at the
+    frame once all that holds (10 s at most): a rerun may reload the frame after the page has settled, and after
+    a change of screen the layout around it settles over a few of the browser's frames."""
+    measured = page.wait_for_function("""([selector, shown, minHeight]) => {
+        const frame = document.querySelector(selector), doc = frame?.contentDocument;
+        const buttons = doc?.body ? [...doc.querySelectorAll("button")].filter(b => b.checkVisibility()) : [];
+        const fits = doc?.body && doc.body.scrollHeight <= frame.clientHeight;
+        return fits && buttons.some(b => b.textContent.trim() === shown)
+          && buttons.every(b => getComputedStyle(b).minHeight === minHeight)
+          && buttons.map(b => [b.textContent.trim(), b.getBoundingClientRect().height]);
+    }""", arg=[VIDEO_FRAME, shown, f"{FINGER}px" if finger_sized else "auto"], timeout=10_000).json_value()
     assert all(height >= FINGER if finger_sized else height == MOUSE_SIZED for _, height in measured), measured
 
 
