@@ -181,24 +181,24 @@ def sixth_learner(faces, predictor, data: Path, runs: int, streams: int = 5) -> 
 
     clips = [clip(faces[n], n) for n in range(streams)]
 
-    async def first_face(browser, nickname: str) -> float:
+    async def first_face(browser, url: str, nickname: str) -> float:
         learner = await practise(browser, url, nickname, 0)
         if learner.lost:
             raise SystemExit(f"the quiz did not show a first face: {learner.lost}")
         return learner.seconds["first face"][0]
 
-    async def measure() -> tuple[list[float], list[float]]:
+    async def measure(url: str) -> tuple[list[float], list[float]]:
         idle, busy = [], []
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            await first_face(browser, "warm")  # the quiz's faces are read once per model, on first use
+            await first_face(browser, url, "warm")  # the quiz's faces are read once per model, on first use
             for n in range(runs):
-                idle.append(await first_face(browser, f"idle{n}"))
+                idle.append(await first_face(browser, url, f"idle{n}"))
                 load = [Stream(packets, predictor, seconds=3600, warm_up=0) for packets in clips]
                 for stream in load:
                     stream.start()
                 await asyncio.sleep(3)
-                busy.append(await first_face(browser, f"busy{n}"))
+                busy.append(await first_face(browser, url, f"busy{n}"))
                 for stream in load:
                     stream.halt.set()
                     stream.join()
@@ -209,7 +209,7 @@ def sixth_learner(faces, predictor, data: Path, runs: int, streams: int = 5) -> 
     with tempfile.TemporaryDirectory() as scratch, app_server({
             "FER_DATA": str(data), "FER_DB": f"{scratch}/progress.sqlite3", "FER_TRAINED_DIR": f"{scratch}/trained",
             "FER_ACTIVE_MODEL_FILE": f"{scratch}/active.json"}, timeout=120) as (url, _):
-        idle, busy = asyncio.run(measure())
+        idle, busy = asyncio.run(measure(url))
     ratio = statistics.median(busy) / statistics.median(idle)
     print(f"(c) another learner's first quiz face: {statistics.median(idle):.2f} s idle "
           f"({min(idle):.2f}-{max(idle):.2f}), {statistics.median(busy):.2f} s beside {streams} streams "
@@ -266,7 +266,8 @@ def main() -> int:
           f"followed from frame to frame (FaceFollower, as the mirror reads) {followed:.1f} ms", flush=True)
     met = [one_and_five(faces, predictor, args.seconds)]
     if not args.streams_only:
-        met += [sixth_learner(faces, predictor, Path(args.data), args.quiz_runs, args.busy_streams), held_still(faces, predictor)]
+        met += [sixth_learner(faces, predictor, Path(args.data), args.quiz_runs, args.busy_streams),
+                held_still(faces, predictor)]
     print(f"load average {os.getloadavg()[0]:.1f} at the end; " + ("all targets met" if all(met) else
                                                                    "targets NOT all met"), flush=True)
     return 0 if all(met) else 1

@@ -23,7 +23,7 @@ FINE_SIDE = 2048  # the photo's longest side for the fine pass; 2-megapixel phot
 COARSE_SIDE = 320  # longest side of the close-up pass, before its border
 COARSE_TURNS = (0.0, 30.0, -30.0)  # degrees; a plain pass finds about half of faces tilted 30 degrees
 NEAR_SPAN = 2.0  # FaceFollower's window, in sides of the face: room to move between frames
-WHOLE_FRAME_EVERY = 10
+WHOLE_FRAME_EVERY = 10  # frames: how often FaceFollower searches the whole frame, for someone nearer
 LEAN_CHANGE = 10.0  # degrees: a followed face that leans this much more or less than its window is re-placed
 YUNET_STRIDE = 32  # YuNet's coarsest feature grid, in pixels of its input
 LEAN = 3.0  # degrees: find_near_faces looks again, turned, at a face the upright pass finds leaning this much
@@ -69,7 +69,7 @@ def find_near_faces(gray: np.ndarray, max_faces: int = 1) -> list[Face]:
 
 
 class FaceFollower:
-    """One video's face, followed from frame to frame for a fifth of find_near_faces' work: looked for in
+    """One video's face, followed from frame to frame in half find_near_faces' time: looked for in
     the window around where it was found (NEAR_SPAN of its side). The window stays put while the face
     stays within half a side of that place, so a still face is found the same way frame after frame. The
     whole frame is searched at first, when the face leaves, and every WHOLE_FRAME_EVERY frames: a larger
@@ -86,11 +86,12 @@ class FaceFollower:
         if near is not None and self._frames:
             return near
         whole = find_near_faces(gray)
-        if not whole or (near is not None and _close(whole[0], near) and abs(whole[0].tilt - near.tilt) < LEAN_CHANGE):
-            self._anchor = None if near is None else self._anchor  # the same face, found as before
-            return near
-        self._anchor = whole[0]
-        return whole[0]
+        if whole and not (near is not None and _close(whole[0], near) and abs(whole[0].tilt - near.tilt) < LEAN_CHANGE):
+            self._anchor = whole[0]  # the first face, a lost one found again, someone nearer, or a new tilt
+            return whole[0]
+        if near is None:
+            self._anchor = None
+        return near  # the same face, found as before
 
     def _near(self, gray: np.ndarray) -> Face | None:
         window = _window_view(gray, self._anchor)

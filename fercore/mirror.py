@@ -1,12 +1,12 @@
 """The live mirror's work on a video stream: each frame's largest face found, levelled and read, and the
 latest reading drawn on every frame, so that the video never waits for the model.
 
-A LiveMirror belongs to one stream. `frame(bgr)` is the video callback: it leaves the frame for reading
-(replacing one not yet read) and returns a copy with the latest reading drawn on it. One reading thread
-per Predictor serves every stream in turn: each round takes the newest frame of each stream, finds its
-face (followed from frame to frame, fercore.faces.FaceFollower), and reads the faces of all streams in
-one call. Frames live in memory only: nothing here
-writes or logs them, and `stop()` drops the last one.
+A LiveMirror belongs to one stream. `video(frame)` is the video callback and `frame(bgr)` its work: it
+leaves the frame for reading (replacing one not yet read) and returns a copy with the latest reading drawn
+on it. One reading thread per Predictor serves every stream in turn: each round takes the newest frame of
+each stream, finds its face (followed from frame to frame: fercore.faces.FaceFollower), and reads the faces
+of all streams in one call. Frames live in memory only: nothing here writes or logs them, and `stop()`
+drops the last one.
 """
 from __future__ import annotations
 
