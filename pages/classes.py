@@ -13,6 +13,7 @@ from fercore.quiz import LEVELS
 from fercore.store import CLASS_NAME_MAX, NOTE_MAX, SESSION_NAME_MAX, confusion_matrix, trend_window, trends
 from ui import charts
 from ui.join_codes import quiz_link, show_new_code
+from ui.problems import problem_kept, show_problem
 from ui.resources import store, store_trouble_said
 from ui.text import plain
 
@@ -26,7 +27,7 @@ def create_form() -> None:
     with st.form("create-class"):
         st.text_input("Class name", placeholder="e.g. Blue group", max_chars=CLASS_NAME_MAX, key="class_name")
         st.form_submit_button("Create class", type="primary", on_click=create_class)
-    said(st.session_state.pop("class_problem", None))
+    show_problem("class_problem")
     created = st.session_state.get("class_created")
     if created:
         code, name, token = created
@@ -36,18 +37,10 @@ def create_form() -> None:
 def create_class() -> None:
     """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
     state = st.session_state
-    try:
+    with problem_kept("class_problem"):
         classroom, token = store().create_class(state.class_name)
-    except FercoreError as exc:
-        state["class_problem"] = plain(exc)
-        return
-    state.update(open_class_code=classroom.code, open_class_token=token,
-                 class_created=(classroom.code, classroom.name, token))
-
-
-def said(problem: str | None) -> None:
-    if problem:
-        st.warning(problem)
+        state.update(open_class_code=classroom.code, open_class_token=token,
+                     class_created=(classroom.code, classroom.name, token))
 
 
 def class_page(code: str, token: str) -> None:
@@ -119,24 +112,20 @@ def next_step_form(view, member) -> None:
         st.form_submit_button("Set this next step", on_click=set_next_step, args=(view, who, key))
     if focus:
         st.button("Clear this next step", key=f"{key}-clear", on_click=clear_next_step, args=(view, who, key))
-    said(st.session_state.pop(f"{key}-problem", None))
+    show_problem(f"{key}-problem")
 
 
 def set_next_step(view, who, key) -> None:
     state = st.session_state
-    try:
+    with problem_kept(f"{key}-problem"):
         store().set_focus(view.classroom.code, state.open_class_token, state[f"{key}-emotions"],
                           state[f"{key}-level"], state[f"{key}-note"], learner=who,
                           deck=state[f"{key}-deck"].strip() or None)
-    except FercoreError as exc:
-        state[f"{key}-problem"] = plain(exc)
 
 
 def clear_next_step(view, who, key) -> None:
-    try:
+    with problem_kept(f"{key}-problem"):
         store().clear_focus(view.classroom.code, st.session_state.open_class_token, learner=who)
-    except FercoreError as exc:
-        st.session_state[f"{key}-problem"] = plain(exc)
 
 
 def session_form(view) -> None:
@@ -148,7 +137,7 @@ def session_form(view) -> None:
             st.number_input("Faces per learner", 1, 200, 10, key="class_session_questions")
             st.select_slider("Level", LEVELS, value=2, key="class_session_level")
             st.form_submit_button("Create session", on_click=create_session, args=(view,))
-        said(st.session_state.pop("class_session_problem", None))
+        show_problem("class_session_problem")
         started = st.session_state.get("class_session_created")
         if started:
             st.success(f"Session **{plain(started[1])}** created with the code **{started[0]}**. Follow it live "
@@ -160,14 +149,11 @@ def session_form(view) -> None:
 
 def create_session(view) -> None:
     state = st.session_state
-    try:
+    with problem_kept("class_session_problem"):
         session, _ = store().create_session(state.class_session_name, state.class_session_emotions,
                                             state.class_session_questions, state.class_session_level,
                                             class_code=view.classroom.code, class_token=state.open_class_token)
-    except FercoreError as exc:
-        state["class_session_problem"] = plain(exc)
-        return
-    state["class_session_created"] = (session.code, session.name)
+        state["class_session_created"] = (session.code, session.name)
 
 
 def report(view, member, summary) -> None:

@@ -10,6 +10,7 @@ from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
 from fercore.store import DECK_FACES_MAX, DECK_NAME_MAX
 from ui.pictures import square_pictures
+from ui.problems import problem_kept, show_problem
 from ui.resources import deck_quiz_pool, store
 from ui.text import plain
 
@@ -33,13 +34,8 @@ def create_form() -> None:
 
 def create_deck() -> None:
     """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
-    state = st.session_state
-    try:
-        deck, token = store().create_deck(state.new_deck_name)
-    except FercoreError as exc:
-        state["deck_problem"] = plain(exc)
-        return
-    opened(deck, token)
+    with problem_kept("deck_problem"):
+        opened(*store().create_deck(st.session_state.new_deck_name))
 
 
 def opened(deck, token: str) -> None:
@@ -73,9 +69,7 @@ def import_form() -> None:
 
 
 def said() -> None:
-    problem = st.session_state.pop("deck_problem", None)
-    if problem:
-        st.warning(problem)
+    show_problem("deck_problem")
     news = st.session_state.get("deck_news")
     if news:
         st.success(news)
@@ -158,14 +152,11 @@ def add_pending(code: str, token: str) -> None:
     choices = {i: state[f"which-{i}"] - 1 for i in range(len(pending)) if state.get(f"which-{i}")}
     chosen = faces_of(pending, choices)
     waiting = sum(p.usable and len(p.faces) > 1 for p in pending) - len(choices)
-    try:
+    with problem_kept("deck_problem"):
         if waiting:
             raise DeckError(f"Choose the face in each photo of several faces first ({waiting} to choose).")
         added = add_faces(store(), code, token, chosen, bool(state.get("permission")))
-    except FercoreError as exc:
-        state["deck_problem"] = plain(exc)
-        return
-    state.update(pending=None, deck_news=f"{added} face(s) added.")
+        state.update(pending=None, deck_news=f"{added} face(s) added.")
 
 
 # --- the deck's faces ---------------------------------------------------------------------------
@@ -210,17 +201,13 @@ def _reading(pool, deck, face) -> int:
 
 
 def relabel(code: str, token: str, face_id: int) -> None:
-    try:
+    with problem_kept("deck_problem"):
         store().relabel_deck_face(code, token, face_id, EMOTIONS.index(st.session_state[f"label-{face_id}"]))
-    except FercoreError as exc:
-        st.session_state["deck_problem"] = plain(exc)
 
 
 def remove(code: str, token: str, face_id: int) -> None:
-    try:
+    with problem_kept("deck_problem"):
         store().remove_deck_face(code, token, face_id)
-    except FercoreError as exc:
-        st.session_state["deck_problem"] = plain(exc)
 
 
 def export_and_delete(deck, token: str) -> None:
@@ -236,14 +223,10 @@ def export_and_delete(deck, token: str) -> None:
 
 
 def delete(code: str, token: str) -> None:
-    state = st.session_state
-    try:
+    with problem_kept("deck_problem"):
         faces = store().delete_deck(code, token)
-    except FercoreError as exc:
-        state["deck_problem"] = plain(exc)
-        return
-    state.update(deck_code="", deck_token="", pending=None, delete_sure=False,
-                 deck_news=f"Deck {code} and its {faces} face(s) are deleted.")
+        st.session_state.update(deck_code="", deck_token="", pending=None, delete_sure=False,
+                                deck_news=f"Deck {code} and its {faces} face(s) are deleted.")
 
 
 said()

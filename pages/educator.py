@@ -10,6 +10,7 @@ from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.join_codes import quiz_link, show_new_code
 from ui.pictures import square_pictures
+from ui.problems import problem_kept, show_problem
 from ui.resources import deck_quiz_pool, quiz_pool, store
 from ui.text import plain
 
@@ -26,9 +27,7 @@ def create_form() -> None:
         st.text_input("Practice deck code (optional)", max_chars=12, key="new_deck",
                       help="To run the session on a practice deck of your own photos instead of FER2013's faces.")
         st.form_submit_button("Create session", type="primary", on_click=create_session)
-    problem = st.session_state.pop("create_problem", None)
-    if problem:
-        st.warning(problem)
+    show_problem("create_problem")
     created = st.session_state.get("created")
     if created:
         code, name, token = created
@@ -39,13 +38,10 @@ def create_form() -> None:
 def create_session() -> None:
     """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
     state = st.session_state
-    try:
+    with problem_kept("create_problem"):
         session, token = store().create_session(state.new_name, state.new_emotions, state.new_questions,
                                                 state.new_level, deck=state.new_deck.strip() or None)
-    except FercoreError as exc:
-        state["create_problem"] = plain(exc)
-        return
-    state.update(view_code=session.code, view_token=token, created=(session.code, session.name, token))
+        state.update(view_code=session.code, view_token=token, created=(session.code, session.name, token))
 
 
 @st.fragment(run_every=3.0)
@@ -98,21 +94,16 @@ def delete_session(code: str, token: str) -> None:
         st.write("This deletes the session and every answer given in it, for good. Download the CSV first "
                  "if you want to keep the results.")
         st.button("Delete the session and its answers", on_click=delete, args=(code, token))
-        problem = st.session_state.pop("delete_problem", None)
-        if problem:
-            st.warning(problem)
+        show_problem("delete_problem")
 
 
 def delete(code: str, token: str) -> None:
     state = st.session_state
-    try:
+    with problem_kept("delete_problem"):
         deleted = store().delete_session(code, token)
-    except FercoreError as exc:
-        state["delete_problem"] = plain(exc)
-        return
-    state.pop("created", None)
-    state.update(view_code="", view_token="", deleted=f"Session {code.upper()} and its {deleted} answer(s) "
-                 "are deleted.")
+        state.pop("created", None)
+        state.update(view_code="", view_token="", deleted=f"Session {code.upper()} and its {deleted} answer(s) "
+                     "are deleted.")
 
 
 missing_data = dataset_problem()

@@ -6,6 +6,7 @@ from fercore.labels import EMOTIONS
 from fercore.store import StoreError, trend_window, trends
 from ui import charts
 from ui.learner import sign_out, signed_in_learner
+from ui.problems import problem_kept, show_problem
 from ui.resources import store, store_trouble_said
 from ui.text import plain
 
@@ -43,20 +44,15 @@ def forget_me(learner: str) -> None:
         with st.form("forget"):
             st.text_input("Type your key to confirm", type="password", key="forget_key")
             st.form_submit_button("Delete everything", on_click=forget, args=(learner,))
-        problem = st.session_state.pop("forget_problem", None)
-        if problem:
-            st.warning(problem)
+        show_problem("forget_problem")
 
 
 def forget(learner: str) -> None:
     """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
-    try:
+    with problem_kept("forget_problem"):
         deleted = store().forget_learner(learner, st.session_state.pop("forget_key", ""))
-    except StoreError as exc:
-        st.session_state["forget_problem"] = plain(exc)
-        return
-    sign_out()
-    st.session_state["forgotten"] = f"Deleted {deleted} answer(s) and the nickname {plain(learner)}."
+        sign_out()
+        st.session_state["forgotten"] = f"Deleted {deleted} answer(s) and the nickname {plain(learner)}."
 
 
 if "forgotten" in st.session_state:

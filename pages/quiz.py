@@ -16,6 +16,7 @@ from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
 from ui.pictures import square_pictures
+from ui.problems import problem_kept, show_problem
 from ui.screen import QUIZ_STYLE
 from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
                           warm_model)
@@ -88,9 +89,7 @@ def join_code(learner):
 
 def class_membership(learner, classroom):
     """Joining is the learner's choice: it lets the class's educator see their answers from then on."""
-    said = st.session_state.pop("join_problem", None)
-    if said:
-        st.warning(said)
+    show_problem("join_problem")
     if any(m.classroom.code == classroom.code for m in store().memberships(learner)):
         st.caption(f"You are in the class {plain(classroom.name)}: its educator sees your answers from the day you "
                    "joined. You can leave it on your Progress page.")
@@ -105,10 +104,8 @@ def join_classroom(code: str) -> None:
     state = st.session_state
     if not state.get("learner"):  # a press after signing out
         return
-    try:
+    with problem_kept("join_problem"):
         store().join_class(state["learner"], code)
-    except StoreError as exc:
-        state["join_problem"] = plain(exc)
 
 
 def educator_suggestion(learner, class_session) -> None:

@@ -12,6 +12,7 @@ from fercore.jobs import DEMO_TRAINING as DEMO, RUNNING, JobLimits, progress
 from fercore.roles import MAINTAINER_KEY_VARIABLE, is_maintainer_key, maintainer_key_set
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
+from ui.problems import problem_kept, show_problem
 from ui.resources import job_runner
 from ui.text import plain
 
@@ -91,9 +92,7 @@ def start_form(busy: bool) -> None:
         st.form_submit_button("Start", type="primary", disabled=busy, on_click=start)
     if busy:
         st.info("A job is running. Wait for it to finish, or stop it below, before starting another.")
-    problem = st.session_state.pop("start_problem", None)
-    if problem:
-        st.warning(problem)
+    show_problem("start_problem")
 
 
 def start() -> None:
@@ -101,7 +100,7 @@ def start() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     subset = None if state.job_subset >= 28709 else state.job_subset
     arch = state.job_arch
-    try:
+    with problem_kept("start_problem"):
         if state.job_mode == "Train":
             settings = dict(arch=arch, epochs=state.job_epochs, subset=subset,
                             augment=1.0 if state.job_augment else 0.0, batch_size=state.job_batch)
@@ -111,8 +110,6 @@ def start() -> None:
                             time_budget_s=state.job_budget * 60,
                             directory=str(registry.trained_dir() / "tuning"), project=f"hyperband-{stamp}")
             job_runner().start("tune", settings, registry.trained_dir() / f"tuned-{arch}-{stamp}.keras", browser_id())
-    except FercoreError as exc:
-        state["start_problem"] = plain(exc)
 
 
 def stop() -> None:

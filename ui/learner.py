@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fercore.store import StoreError
+from ui.problems import problem_kept, show_problem
 from ui.resources import store
 from ui.text import plain
 
@@ -38,16 +38,14 @@ def _sign_in_form() -> None:
                                                  "you use a nickname.")
         st.form_submit_button("Continue", on_click=_sign_in)
     st.caption("Only a nickname and a key: no e-mail, no password, nothing else about you.")
-    problem = st.session_state.pop("sign_in_problem", None)
-    if problem:
-        st.warning(problem)
+    show_problem("sign_in_problem")
 
 
 def _sign_in() -> None:
     """A callback: it runs before the next run whatever that run draws, so a press is never lost."""
     state = st.session_state
     nickname, key = state.get("nickname_typed", ""), state.pop("key_typed", "")
-    try:
+    with problem_kept("sign_in_problem"):
         if key.strip():
             state["learner"] = store().sign_in(nickname, key)
         elif store().is_registered(nickname):
@@ -56,8 +54,6 @@ def _sign_in() -> None:
         else:
             name, new_key = store().register_learner(nickname)
             state.update(learner=name, new_key=new_key)
-    except StoreError as exc:
-        state["sign_in_problem"] = plain(exc)
 
 
 def _signed_in_bar(learner: str) -> None:
