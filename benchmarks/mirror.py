@@ -7,12 +7,14 @@
     streams, in turn (--busy-streams sets how many);
 (d) a face held still: the mirror's settled reading against `python -m fercore predict` on the same image.
 
-Each simulated stream does what the app server does for a WebRTC stream (aiortc): decode the browser's VP8
-frame, run the page's callback (fercore.mirror.LiveMirror.video, one reading thread for all streams, one shared
-Predictor), and encode the frame that goes back with aiortc's own VP8 encoder. What it leaves out: the
-network, SRTP, and the browsers' own work. In (c) the streams run in this process and the app in its own,
-so they share the CPU but not the GIL; the sixth learner's Chromium runs here too, which a learner's own
-device would spare the server.
+Each simulated stream does what the app server does for a WebRTC stream, in the same threads and at the
+same priorities: aiortc's decoder thread decodes the browser's VP8 frames, streamlit-webrtc's thread runs the
+page's callback (fercore.mirror.LiveMirror.video) on the newest, and aiortc's VP8 encoder encodes the frame that
+goes back in a shared executor, all three at the lowest CPU priority as ui.live_video.in_background sets them;
+the faces are read in fercore.mirror's reading process (the lowest priority too). What it leaves out: the
+network, SRTP, and the browsers' own work. In (c) the streams run in this process and the app in its own, so
+they share the CPU but not the GIL (nor the app's event loop, which in the app also carries the streams'
+packets); the sixth learner's Chromium runs here too, which a learner's own device would spare the server.
 
     .venv/bin/python -m benchmarks.mirror [--data PATH] [--seconds 20] [--quiz-runs 7]
 """
@@ -20,12 +22,14 @@ import argparse
 import asyncio
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,6 +46,7 @@ from fercore.faces import FaceFollower, find_faces, find_near_faces  # noqa: E40
 from fercore.labels import EMOTIONS  # noqa: E402
 from fercore.mirror import LiveMirror  # noqa: E402
 from fercore.predict import Predictor  # noqa: E402
+from fercore.priority import lower_priority  # noqa: E402
 from fercore.registry import SHIPPED_MODEL  # noqa: E402
 from tests.browser import PROJECT_ROOT, app_server  # noqa: E402
 
@@ -76,45 +81,76 @@ def clip(face: np.ndarray, seed: int) -> list[bytes]:
     return packets
 
 
-class Stream(threading.Thread):
-    """One learner's stream on the server: VP8 in at 30 frames/s, the callback, VP8 out."""
+ENCODING = ThreadPoolExecutor(thread_name_prefix="live-video", initializer=lower_priority)  # as ui.live_video's
+
+
+class Stream:
+    """One learner's stream on the server, in the threads aiortc and streamlit-webrtc give it and at the
+    app's priorities (ui.live_video.in_background): a decoder thread taking VP8 in at 30 frames/s, the
+    callback's thread taking the newest decoded frame, and the shared executor where aiortc encodes."""
 
     def __init__(self, packets: list[bytes], predictor: Predictor, seconds: float, warm_up: float = 3.0):
-        super().__init__(daemon=True)
         self.packets, self.seconds, self.warm_up = packets, seconds, warm_up
         self.live = LiveMirror(predictor, target="happy")
         self.latencies: list[float] = []
         self.readings = self.frames_out = self.dropped = 0
         self.halt = threading.Event()
+        self._decoded: queue.Queue = queue.Queue()
+        self._threads = [threading.Thread(target=work, daemon=True) for work in (self._decode, self._call_back)]
+        self._start = self._measure_from = 0.0
 
-    def run(self) -> None:
-        decoder, encoder = av.CodecContext.create("libvpx", "r"), Vp8Encoder()
-        arrived, seen = {}, 0
-        start = time.perf_counter()
-        measure_from, end = start + self.warm_up, start + self.warm_up + self.seconds
+    def start(self) -> None:
+        self._start = time.perf_counter()
+        self._measure_from = self._start + self.warm_up
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    def _decode(self) -> None:
+        lower_priority()
+        decoder = av.CodecContext.create("libvpx", "r")
+        end = self._measure_from + self.seconds
         for tick in range(10**9):
-            due = start + tick / FPS
+            due = self._start + tick / FPS
             now = time.perf_counter()
             if now >= end or self.halt.is_set():
                 break
             if now < due:
                 time.sleep(due - now)
             elif now - due > 1 / FPS:  # more than a frame behind: a real-time receiver skips it
-                self.dropped += due >= measure_from
+                self.dropped += due >= self._measure_from
                 continue
-            packet = av.Packet(self.packets[tick % len(self.packets)])
-            for frame in decoder.decode(packet):
-                arrived[self.live.frames + 1] = due
-                sent = self.live.video(frame)
-                sent.pts, sent.time_base = tick, Fraction(1, FPS)
-                encoder.encode(sent)
-                done, shown = time.perf_counter(), self.live.reading.seq
-                if due >= measure_from:
-                    self.frames_out += 1
-                    if shown > seen and shown in arrived and arrived[shown] >= measure_from:
-                        self.readings += 1
-                        self.latencies.append(done - arrived[shown])
-                seen = max(seen, shown)
+            for frame in decoder.decode(av.Packet(self.packets[tick % len(self.packets)])):
+                self._decoded.put((tick, due, frame))
+        self._decoded.put(None)
+
+    def _newest(self):
+        """The newest decoded frame, as streamlit-webrtc hands its callback only the last of those waiting."""
+        item = self._decoded.get()
+        while item is not None and not self._decoded.empty():
+            self.dropped += item[1] >= self._measure_from
+            item = self._decoded.get()
+        return item
+
+    def _call_back(self) -> None:
+        lower_priority()
+        encoder, arrived, seen = Vp8Encoder(), {}, 0
+        while (item := self._newest()) is not None:
+            tick, due, frame = item
+            arrived[self.live.frames + 1] = due
+            sent = self.live.video(frame)
+            sent.pts, sent.time_base = tick, Fraction(1, FPS)
+            ENCODING.submit(encoder.encode, sent).result()
+            done, shown = time.perf_counter(), self.live.reading.seq
+            if due >= self._measure_from:
+                self.frames_out += 1
+                if shown > seen and shown in arrived and arrived[shown] >= self._measure_from:
+                    self.readings += 1
+                    self.latencies.append(done - arrived[shown])
+            seen = max(seen, shown)
         self.live.stop()
 
     def rates(self) -> tuple[float, float, float]:

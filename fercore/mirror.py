@@ -4,15 +4,22 @@ latest reading drawn on every frame, so that the video never waits for the model
 A LiveMirror belongs to one stream. `video(frame)` is the video callback and `frame(bgr)` its work: it
 leaves the frame for reading (replacing one not yet read) and returns a copy with the latest reading drawn
 on it. One reading thread per Predictor serves every stream in turn: each round takes the newest frame of
-each stream, finds its face (followed from frame to frame: fercore.faces.FaceFollower), and reads the faces
-of all streams in one call. Frames live in memory only: nothing here writes or logs them, and `stop()`
-drops the last one.
+each stream and hands them to a reading process, which finds each face (followed from frame to frame:
+fercore.faces.FaceFollower) and reads the faces of all streams in one call. That process runs at the lowest
+CPU priority: reading takes the CPU the server's pages leave, so a learner who opens the quiz beside five
+live mirrors is not kept waiting, and it holds no lock of the app's Python. Frames live in memory only
+(they reach the reading process through a pipe): nothing here writes or logs them, and `stop()` drops the
+last one.
 """
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import threading
 import time
 import weakref
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,13 +29,16 @@ import numpy as np
 
 from fercore.faces import Face, FaceFollower
 from fercore.labels import EMOTIONS
+from fercore.priority import lower_priority
 
 if TYPE_CHECKING:  # fercore.predict loads TensorFlow; the caller brings the loaded Predictor
     from fercore.predict import Predictor
 
 SMOOTHING = 0.5  # a new reading's share of the meter: calm, and within 1% of a still face after 7 readings
 HOLD_SECONDS = 2.0
-IDLE_SECONDS = 5.0  # the reading thread ends when no frame has come for this long (the stream has gone)
+# The reading thread and its process end when no frame has come for this long: a learner who starts the
+# camera again is read at once, without the process's start (seconds: TensorFlow and the model load again).
+LINGER_SECONDS = 60.0
 LIGHT, DARK = (255, 255, 255), (20, 20, 20)  # white on a dark edge, as the heatmap's outline: reads on any skin
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -94,7 +104,7 @@ class LiveMirror:
         self._lock = threading.Lock()
         self._seq = 0
         self._waiting: tuple[int, np.ndarray] | None = None  # the newest frame not yet read
-        self._faces = FaceFollower()  # the reading thread's alone
+        self._faces = FaceFollower()  # the reading thread's alone; it travels to the reading process and back
         self._reader = _reader_for(predictor)
         self.choose(target, level)
 
@@ -163,11 +173,16 @@ class LiveMirror:
 
 
 class _Reader:
-    """The one reading thread of a Predictor: rounds over the streams that have a frame waiting. One thread,
-    not one per stream: five streams' threads reading at once took both cores of a 2-core server and
-    their videos fell to 6 frames/s, and the faces of a round are read in one call (small batches)."""
+    """The one reading thread of a Predictor: rounds over the streams that have a frame waiting, each round
+    read in one call of its reading process. One thread and one process, not one per stream: five streams'
+    threads reading at once took both cores of a 2-core server and their videos fell to 6 frames/s, and
+    the faces of a round are read in one call (small batches)."""
 
-    def __init__(self):
+    def __init__(self, predictor: Predictor):
+        if predictor.path is None:
+            raise ValueError("the live mirror's reading process loads the model from its file: use "
+                             "Predictor.from_path")
+        self._model = (str(predictor.path), predictor.ten_crop)
         self._lock = threading.Condition()
         self._streams: dict[int, LiveMirror] = {}  # by id, in the order they came
         self._thread: threading.Thread | None = None
@@ -183,35 +198,43 @@ class _Reader:
     def leave(self, stream: LiveMirror) -> None:
         with self._lock:
             self._streams.pop(id(stream), None)
-            self._lock.notify()
 
     def serves(self, stream: LiveMirror) -> bool:
         with self._lock:
             return id(stream) in self._streams
 
     def _work(self) -> None:
-        while True:
-            with self._lock:
-                self._lock.wait_for(lambda: not self._streams or any(s._waiting for s in self._streams.values()),
-                                    IDLE_SECONDS)
-                streams = [stream for stream in self._streams.values() if stream._waiting]
-                if not streams:  # every stream has stopped, or none has sent a frame for IDLE_SECONDS
-                    self._thread = None
-                    self._streams.clear()
-                    return
-            self._round([(stream, taken) for stream in streams if (taken := stream._take())])
+        process = _reading_process(*self._model)
+        try:
+            while True:
+                with self._lock:
+                    self._lock.wait_for(lambda: any(s._waiting for s in self._streams.values()), LINGER_SECONDS)
+                    frames = [(stream, taken) for stream in list(self._streams.values()) if (taken := stream._take())]
+                    if not frames:  # no frame for LINGER_SECONDS: every stream has stopped or gone
+                        self._thread = None
+                        self._streams.clear()
+                        return
+                process = self._round(process, frames)
+        finally:
+            process.shutdown(cancel_futures=True)
 
-    def _round(self, frames: list[tuple[LiveMirror, tuple[int, np.ndarray]]]) -> None:
-        if not frames:  # each was stopped between the wait and the take
-            return
-        faces = [stream._faces.find(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) for stream, (_, bgr) in frames]
-        crops = [face.crop for face in faces if face is not None]
-        predictor = frames[0][0].predictor  # every stream of a reader has its Predictor (not kept here: a
-        read = iter(predictor.probabilities(np.stack(crops)) if crops else [])  # weak key must not be held)
-        for (stream, (seq, bgr)), face in zip(frames, faces):
-            stream._read(seq, bgr, face, None if face is None else next(read))
+    def _round(self, process: ProcessPoolExecutor, frames: list[tuple[LiveMirror, tuple[int, np.ndarray]]]
+               ) -> ProcessPoolExecutor:
+        """The round's faces read, and the process for the next round: a new one if this one has died."""
+        sent = [(stream._faces, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) for stream, (_, bgr) in frames]
+        try:
+            results = process.submit(_read_faces, sent).result()
+        except BrokenProcessPool as exc:  # killed (out of memory, say): these frames go unread, the next are read
+            _log.warning("The live mirror's reading process stopped (%s); starting it again.", exc)
+            time.sleep(1.0)  # not a tight loop of starts if it keeps failing
+            return _reading_process(*self._model)
+        for (stream, (seq, bgr)), (follower, face, raw) in zip(frames, results):
+            stream._faces = follower
+            stream._read(seq, bgr, face, raw)
+        return process
 
 
+_log = logging.getLogger(__name__)
 _readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Predictor -> its _Reader
 _readers_lock = threading.Lock()
 
@@ -219,8 +242,35 @@ _readers_lock = threading.Lock()
 def _reader_for(predictor: Predictor) -> _Reader:
     with _readers_lock:
         if predictor not in _readers:
-            _readers[predictor] = _Reader()
+            _readers[predictor] = _Reader(predictor)
         return _readers[predictor]
+
+
+def _reading_process(model_path: str, ten_crop: bool) -> ProcessPoolExecutor:
+    # spawned, not forked: a fork of a process running TensorFlow's threads can hang
+    return ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_reading, (model_path, ten_crop))
+
+
+_process_predictor: Predictor | None = None  # in the reading process: its own copy of the model
+
+
+def _start_reading(model_path: str, ten_crop: bool) -> None:
+    """The reading process's start: the lowest CPU priority first, so that every thread it starts has it."""
+    global _process_predictor
+    lower_priority()
+    from fercore.predict import Predictor
+
+    _process_predictor = Predictor.from_path(model_path, ten_crop=ten_crop)
+
+
+def _read_faces(frames: list[tuple[FaceFollower, np.ndarray]]
+                ) -> list[tuple[FaceFollower, Face | None, np.ndarray | None]]:
+    """In the reading process: each stream's face found in its gray frame by its follower, and all the
+    faces read in one call. The followers go back, moved on, with each face and its reading."""
+    faces = [follower.find(gray) for follower, gray in frames]
+    crops = [face.crop for face in faces if face is not None]
+    read = iter(_process_predictor.probabilities(np.stack(crops)) if crops else [])
+    return [(follower, face, None if face is None else next(read)) for (follower, _), face in zip(frames, faces)]
 
 
 def say(reading: Reading, target: int) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -29,6 +30,7 @@ class Predictor:
         self.metadata = metadata or {}
         self.batch_size = batch_size
         self.ten_crop = ten_crop
+        self.path: Path | None = None  # the file it was loaded from, for a process that loads its own copy
         if ten_crop:
             from fercore.model import crop_size
 
@@ -41,7 +43,9 @@ class Predictor:
     @classmethod
     def from_path(cls, path: str | os.PathLike, ten_crop: bool = False) -> Predictor:
         artifact = load_artifact(path)
-        return cls(artifact.model, metadata=artifact.metadata, ten_crop=ten_crop)
+        predictor = cls(artifact.model, metadata=artifact.metadata, ten_crop=ten_crop)
+        predictor.path = Path(path)
+        return predictor
 
     def probabilities(self, faces: np.ndarray, tta: bool = True) -> np.ndarray:
         """faces: uint8 or float (N, 48, 48) pixel values 0-255. tta=False: one pass, no mirror image

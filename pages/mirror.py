@@ -10,7 +10,7 @@ from fercore.explain import explain_face, landmarks_in_crop, overlay
 from fercore.labels import EMOTIONS
 from fercore.mirror import LiveMirror, say
 from ui.display import current
-from ui.live_video import IceServersError, rtc_configuration
+from ui.live_video import IceServersError, in_background, rtc_configuration
 from ui.resources import active_predictor, model_problem, warm_model
 from ui.screen import fit_video_buttons
 from ui.text import plain
@@ -93,7 +93,7 @@ live.calm = current().reduced_motion
 fit_video_buttons()  # its buttons are in its frame, out of the page's touch styles' reach
 context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                           media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
-                          video_frame_callback=live.video, on_video_ended=live.stop,
+                          video_frame_callback=in_background(live.video), on_video_ended=live.stop,
                           translations=TRANSLATIONS, media_toggle_controls=False,
                           video_html_attrs={"autoPlay": True, "muted": True, "controls": False,
                                             "style": {"width": "100%"}})
