@@ -209,3 +209,27 @@ def test_a_mistyped_ice_server_setting_gets_one_sentence(monkeypatch):
     app = AppTest.from_file("../pages/mirror.py", default_timeout=60).run()
     assert not app.exception and len(app.error) == 1  # and no video component that could not connect
     assert app.error[0].value.startswith("Live video is not set up right: FER\\_ICE\\_SERVERS must be a JSON list")
+
+
+def test_the_video_callback_and_aiortcs_decoders_run_at_the_lowest_priority(monkeypatch):
+    import threading
+
+    from ui import live_video
+
+    monkeypatch.setattr(live_video, "_encoding_in_background", lambda: None)  # needs Streamlit's running loop
+    decoder_done, seen = threading.Event(), {}
+    decoder = threading.Thread(target=decoder_done.wait, name=live_video.DECODER_THREAD, daemon=True)
+    decoder.start()
+    callback = live_video.in_background(lambda frame: frame + 1)
+
+    def stream_thread():
+        seen["answer"] = callback(1)
+        seen["priority"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    caller = threading.Thread(target=stream_thread)
+    caller.start()
+    caller.join()
+    assert seen == {"answer": 2, "priority": 19}
+    assert os.getpriority(os.PRIO_PROCESS, decoder.native_id) == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # the page's own thread is untouched
+    decoder_done.set()
