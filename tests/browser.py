@@ -33,10 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(env: dict | None = None, timeout: float = 60):
-    """Start `streamlit run app.py` headless on loopback; yields (url, seconds until it answered)."""
+def app_server(env: dict | None = None, timeout: float = 60, runner: tuple[str, ...] = ("-m", "streamlit")):
+    """Start `streamlit run app.py` headless on loopback; yields (url, seconds until it answered). `runner`:
+    what runs Streamlit's command line (a benchmark runs it beside work of its own in the same process)."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    command = [sys.executable, *runner, "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     env = os.environ | (env or {})

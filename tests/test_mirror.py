@@ -177,7 +177,7 @@ def test_stopping_drops_the_frame_and_the_reading_process_ends_when_no_stream_is
     read(live, frame_with((faces[0], 220, 100, 200)))
     assert live.being_read
     (reading_process,) = set(multiprocessing.active_children()) - others
-    assert os.getpriority(os.PRIO_PROCESS, reading_process.pid) == 19  # the server's pages come first
+    assert lowest_priority(reading_process.pid)  # the server's pages come first
     live.stop()
     assert not live.being_read and live._waiting is None and live.goal is None
     deadline = time.monotonic() + WAIT_S
@@ -211,6 +211,12 @@ def test_a_mistyped_ice_server_setting_gets_one_sentence(monkeypatch):
     assert app.error[0].value.startswith("Live video is not set up right: FER\\_ICE\\_SERVERS must be a JSON list")
 
 
+def lowest_priority(thread_or_process: int) -> bool:
+    """Whether Linux runs it only when nothing else wants the CPU (SCHED_IDLE), at the lowest nice too."""
+    return (os.sched_getscheduler(thread_or_process) == os.SCHED_IDLE
+            and os.getpriority(os.PRIO_PROCESS, thread_or_process) == 19)
+
+
 def test_the_video_callback_and_aiortcs_decoders_run_at_the_lowest_priority(monkeypatch):
     import threading
 
@@ -224,12 +230,12 @@ def test_the_video_callback_and_aiortcs_decoders_run_at_the_lowest_priority(monk
 
     def stream_thread():
         seen["answer"] = callback(1)
-        seen["priority"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["lowest"] = lowest_priority(threading.get_native_id())
 
     caller = threading.Thread(target=stream_thread)
     caller.start()
     caller.join()
-    assert seen == {"answer": 2, "priority": 19}
-    assert os.getpriority(os.PRIO_PROCESS, decoder.native_id) == 19
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # the page's own thread is untouched
+    assert seen == {"answer": 2, "lowest": True}
+    assert lowest_priority(decoder.native_id)
+    assert not lowest_priority(threading.get_native_id())  # the page's own thread is untouched
     decoder_done.set()
