@@ -5,10 +5,10 @@
 (b) five learners at once: each one's readings per second;
 (c) a sixth learner's first quiz face in Debian's Chromium (`streamlit run app.py`), idle and beside five
     streams, in turn (--busy-streams sets how many): the target is for the server's part, up to its last
-    message before the face shows. The whole time, Chromium's drawing included, is printed too; Chromium
-    runs on the server's 2 cores here, where its software drawing slows beside any work (even work at the
-    lowest priority: pure Python at normal priority did not), while a learner's own device would draw the
-    page unhindered by the server's load;
+    message before the face shows. The whole time, Chromium's drawing included, is printed too: Chromium
+    runs on the server's 2 cores here, where its software drawing slows beside any other work, even work at
+    the lowest priority (pure Python at normal priority did not slow), while a learner's own device draws
+    the page whatever the server's load;
 (d) a face held still: the mirror's settled reading against `python -m fercore predict` on the same image.
 
 Each simulated stream does what the app server does for a WebRTC stream, in the same threads and at the
@@ -265,6 +265,7 @@ def sixth_learner(data: Path, runs: int, streams: int = 5) -> bool:
             "FER_ACTIVE_MODEL_FILE": f"{scratch}/active.json"}, timeout=120,
             runner=("-m", "benchmarks.mirror", "serve", f"{scratch}/streams", str(data))) as (url, _):
         idle, busy = asyncio.run(measure(url, Path(f"{scratch}/streams")))
+
     def figures(part: int) -> tuple[float, str]:
         calm, loaded = [run[part] for run in idle], [run[part] for run in busy]
         ratio = statistics.median(loaded) / statistics.median(calm)
