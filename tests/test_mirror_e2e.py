@@ -121,22 +121,16 @@ def live_counts(page) -> list[int]:
     return page.evaluate(LIVE)
 
 
-def nice(stat_path: str) -> int:
-    """A process's or thread's nice value, from its /proc stat line (the fields after its name)."""
-    with open(stat_path) as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[16])
-
-
 def background_priorities(url: str) -> tuple[int, list[int]]:
     """How many of the app server's threads run at the lowest CPU priority, and the nice values of its child
     processes."""
     port = url.rsplit(":", 1)[1]
     server = next(pid for pid in os.listdir("/proc") if pid.isdigit() and f"--server.port\0{port}\0".encode()
                   in open(f"/proc/{pid}/cmdline", "rb").read())
-    lowest = sum(nice(f"/proc/{server}/task/{tid}/stat") == 19 for tid in os.listdir(f"/proc/{server}/task"))
-    children = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+    lowest = sum(os.getpriority(os.PRIO_PROCESS, int(tid)) == 19 for tid in os.listdir(f"/proc/{server}/task"))
+    children = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and
                 open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == server]
-    return lowest, [nice(f"/proc/{pid}/stat") for pid in children]
+    return lowest, [os.getpriority(os.PRIO_PROCESS, pid) for pid in children]
 
 
 def test_the_stream_reads_the_face_and_stops_on_stop_and_on_leaving(camera_browser, app):
