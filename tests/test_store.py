@@ -358,6 +358,14 @@ def test_csv_export_has_a_header_and_every_session_answer(store):
     assert abs(stamp - datetime.now()) < timedelta(minutes=5)
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_a_session_name_a_spreadsheet_would_run_is_exported_as_text(store, name):
+    session, token = store.create_session(name, EMOTIONS, 10, 4)
+    store.record("Ana", answer(HAPPY, SAD), session=session.code)
+    rows = list(csv.DictReader(io.StringIO(store.export_csv(session.code, token))))
+    assert rows[0]["session_name"] == "'" + name  # a spreadsheet shows it as typed instead of running it
+
+
 def test_a_new_learner_gets_a_key_and_only_that_key_opens_the_nickname(store):
     name, key = store.register_learner("Robin")
     assert name == "Robin" and len(key) == 9 and key[4] == "-" and set(key.replace("-", "")) <= set(CLEAR_ALPHABET)

@@ -8,9 +8,7 @@ learner's answers only after `sign_in`. Answers, sessions and decks older than t
 """
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import os
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
@@ -20,6 +18,7 @@ from typing import Iterable, Literal
 import numpy as np
 
 from fercore.labels import EMOTIONS
+from fercore.spreadsheet import csv_text
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
 from fercore.store.classrooms import Classrooms
 from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownDeckCode, UnknownSessionCode,
@@ -236,14 +235,10 @@ class Store(Classrooms, PracticeDecks):
     def export_csv(self, code: str, token: str) -> str:
         """Every answer of the session as CSV text with a header row, emotions by name."""
         session = self._authorize(code, token)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for a in self._answers("session = ?", (session.code,)):
-            writer.writerow([a.answered_at.astimezone().strftime(CSV_TIME), a.learner, a.face_id,
-                             EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess], int(a.correct),
-                             int(a.model_correct), a.level, a.session, session.name])
-        return out.getvalue()
+        return csv_text(CSV_COLUMNS, ([a.answered_at.astimezone().strftime(CSV_TIME), a.learner, a.face_id,
+                                       EMOTIONS[a.true_label], EMOTIONS[a.guess], EMOTIONS[a.model_guess],
+                                       int(a.correct), int(a.model_correct), a.level, a.session, session.name]
+                                      for a in self._answers("session = ?", (session.code,))))
 
     def delete_session(self, code: str, token: str) -> int:
         """Delete the session and every answer in it; returns how many answers went."""
