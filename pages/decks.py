@@ -216,8 +216,9 @@ def export_and_delete(deck, token: str) -> None:
                        file_name=f"deck-{deck.code}.zip", mime="application/zip",
                        help="A folder per emotion of the face crops: import it on another computer.")
     with st.expander("Delete this deck"):
-        st.write("This deletes the deck, its faces, the class sessions run on it and every answer given on it, "
-                 "for good. Export it first if you want to keep it.")
+        st.write("This deletes the deck and its faces for good, with the answers learners gave on it on their own. "
+                 "Class sessions run on it, yours or other educators', keep their counts of answers but lose the "
+                 "faces: their educators are told that you deleted the deck. Export it first if you want to keep it.")
         sure = st.checkbox("Yes, delete it for good", key="delete_sure")
         st.button("Delete the deck", disabled=not sure, on_click=delete, args=(deck.code, token))
 

@@ -53,7 +53,11 @@ def live_results(code: str, token: str) -> None:
         return
     session = report.session
     st.subheader(f"{plain(session.name)} ({session.code}): {len(report.learners)} learner(s)")
-    if session.deck:
+    if session.deck_deleted:
+        deck_deleted_notice(session, bool(report.learners))
+        if not report.learners:
+            return
+    elif session.deck:
         st.caption(f"On the practice deck {session.deck}, not FER2013's faces.")
     if not report.learners:
         st.info(f"No answers yet. Learners open the quiz and type the code {session.code}, or open "
@@ -67,6 +71,14 @@ def live_results(code: str, token: str) -> None:
     most_missed(report)
     st.download_button("Download all answers (CSV)", store().export_csv(code, token),
                        file_name=f"session-{session.code}.csv", mime="text/csv")
+
+
+def deck_deleted_notice(session, answered: bool) -> None:
+    """The deck may be someone else's: its owner can delete it, and its photos, at any time."""
+    kept = ("The answers given in it are kept: the counts below, by learner and by emotion, stay as they were."
+            if answered else "No answers were given in it before that.")
+    st.info(f"This session ran on the practice deck {session.deck}. Its owner deleted the deck and its photos, so "
+            f"its faces can no longer be shown here and learners can no longer answer in this session. {kept}")
 
 
 def most_missed(report) -> None:

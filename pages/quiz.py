@@ -72,6 +72,11 @@ def join_code(learner):
     if session:
         if session.class_code:
             class_membership(learner, store().classroom(session.class_code))
+        if session.deck_deleted:
+            st.warning(f"The session {plain(session.name)} ran on a practice deck that its owner has since deleted, "
+                       "with its photos: it has no faces left to show. Ask your educator for another code, or clear "
+                       "the code to practise on FER2013's faces.")
+            st.stop()
         return session, store().open_deck(session.deck) if session.deck else None
     try:
         class_membership(learner, store().classroom(code))

@@ -64,3 +64,23 @@ def test_a_wrong_owner_token_opens_nothing(owner_env):
     app.run()
     assert not app.exception and "does not open deck" in app.warning[0].value
     assert not app.get("image")
+
+
+@pytest.fixture
+def empty_deck(monkeypatch, tmp_path):
+    """An owner's page open on a deck with no faces yet: no model and no FER2013 needed."""
+    monkeypatch.setenv("FER_DB", str(tmp_path / "progress.sqlite3"))
+    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-model.keras"))
+    store = Store(tmp_path / "progress.sqlite3")
+    deck, token = store.create_deck("Family")
+    app = AppTest.from_file("../pages/decks.py", default_timeout=120)
+    app.session_state["deck_code"], app.session_state["deck_token"] = deck.code, token
+    return app
+
+
+def test_the_owner_is_told_before_deleting_that_sessions_on_the_deck_keep_their_counts_but_lose_the_faces(
+        empty_deck):
+    app = empty_deck.run()
+    assert not app.exception
+    said = " ".join(m.value for m in app.markdown)
+    assert "other educators'" in said and "keep their counts of answers but lose the faces" in said

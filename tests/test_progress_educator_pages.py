@@ -119,3 +119,21 @@ def test_educator_runs_a_session_on_a_practice_deck_by_its_code(db):
     app.run()
     assert db.join_session(app.session_state["view_code"]).deck == deck.code
     assert any(f"On the practice deck {deck.code}" in c.value for c in app.caption)
+
+
+def test_an_educator_whose_session_ran_on_a_deck_its_owner_deleted_keeps_the_counts_and_is_told(db):
+    deck, owner = db.create_deck("Their family")  # another educator's deck
+    db.add_deck_faces(deck.code, owner, [(3, b"crop", b"reading")], permission=True)
+    session, token = db.create_session("Group", ["happy"], 3, 1, deck=deck.code)
+    face = f"deck:{deck.code}:{db.deck_faces(deck.code)[0].id}"
+    db.record("Alex", Answer(face, 3, 3, 3, 1), session=session.code, deck=deck.code)
+    db.record("Kim", Answer(face, 3, 4, 3, 1), session=session.code, deck=deck.code)
+    db.delete_deck(deck.code, owner)
+    app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
+    app.text_input[2].input(session.code)
+    app.text_input[3].input(token)
+    app.run()
+    assert not app.exception
+    assert "2 learner(s)" in app.subheader[0].value and len(app.get("plotly_chart")) == 3  # the counts stay
+    told = " ".join(i.value for i in app.info)
+    assert "owner deleted the deck and its photos" in told and "counts" in told and "kept" in told

@@ -222,3 +222,15 @@ def test_a_class_session_on_a_deck_shows_the_decks_faces_and_counts_its_answers(
     app.run()
     (kept,) = store.answers("Alex", deck=deck.code)
     assert kept.session == session.code and store.session_report(session.code, educator).learners["Alex"].answered == 1
+
+
+def test_a_learner_typing_the_code_of_a_session_whose_deck_was_deleted_is_told_so(quiz_env):
+    store = Store(quiz_env)
+    deck, token = store.create_deck("Class photos")
+    session, _ = store.create_session("Tuesday group", EMOTIONS, questions=2, level=4, deck=deck.code)
+    store.delete_deck(deck.code, token)
+    app = _page("Alex")
+    app.text_input(key="class_code").input(session.code)
+    app.run()
+    assert not app.exception and not _choice_buttons(app)
+    assert "Tuesday group" in app.warning[0].value and "deck" in app.warning[0].value  # the session, not "no code"

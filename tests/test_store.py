@@ -613,7 +613,7 @@ def test_a_version_4_database_keeps_its_answers_and_gains_decks(db):
     assert schema_version(db) == SCHEMA_VERSION
 
 
-def test_a_class_session_runs_on_a_deck_and_goes_when_the_deck_is_deleted(store):
+def test_a_class_session_runs_on_a_deck(store):
     deck, token = store.create_deck("Family")
     session, educator = store.create_session("Tuesday group", EMOTIONS, 5, 2, deck=deck.code.lower())
     assert store.join_session(session.code).deck == deck.code
@@ -621,7 +621,71 @@ def test_a_class_session_runs_on_a_deck_and_goes_when_the_deck_is_deleted(store)
     assert store.session_report(session.code, educator).learners["Sam"].answered == 1
     with pytest.raises(UnknownDeckCode):
         store.create_session("Elsewhere", EMOTIONS, 5, 2, deck="ZZZZZZ")
-    store.delete_deck(deck.code, token)
-    with pytest.raises(UnknownSessionCode):
-        store.join_session(session.code)
-    assert store.answers("Sam", deck=deck.code) == []
+
+
+def stored_bytes(db) -> bytes:
+    """Every value in every table, as bytes: what a copy of the database would hold."""
+    tables = ("sessions", "answers", "display_choices", "learners", "decks", "deck_faces", "classes",
+              "class_members", "focuses")
+    return b"".join(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode()
+                    for table in tables for row in query(db, f"SELECT * FROM {table}") for v in row)
+
+
+def test_deleting_a_deck_takes_its_faces_but_another_educators_session_on_it_keeps_its_counts(db, store):
+    deck, owner = store.create_deck("Family")
+    store.add_deck_faces(deck.code, owner, crops(2) + crops(1, SAD), permission=True)
+    happy, _, sad = store.deck_faces(deck.code)
+    session, educator = store.create_session("Tuesday group", EMOTIONS, 5, 2, deck=deck.code)  # another educator
+    _, sams_key = store.register_learner("Sam")
+    for learner, face, guess in (("Sam", happy, HAPPY), ("Sam", sad, FEAR), ("Ana", sad, SAD)):
+        store.record(learner, answer(face.label, guess, face=f"deck:{deck.code}:{face.id}"), session=session.code,
+                     deck=deck.code, question_id=f"{learner}-{face.id}")
+    store.record("Sam", answer(HAPPY, HAPPY, face=f"deck:{deck.code}:{happy.id}"), deck=deck.code)  # on his own
+    before = store.session_report(session.code, educator)
+
+    assert store.delete_deck(deck.code, owner) == 3
+    after = store.session_report(session.code, educator)
+    assert (after.learners, after.emotions, after.most_missed) == (before.learners, before.emotions,
+                                                                  before.most_missed)
+    assert after.session.deck == deck.code and after.session.deck_deleted and not before.session.deck_deleted
+    assert len(store.export_csv(session.code, educator).splitlines()) == 1 + 3
+    assert query(db, "SELECT COUNT(*) FROM deck_faces") == [(0,)]
+    assert b"colour crop" not in stored_bytes(db) and b"reading 0" not in stored_bytes(db)  # no face's bytes left
+    assert b"Family" not in stored_bytes(db)  # nor the deck's name
+    assert [a.session for a in store.answers("Sam", deck=deck.code)] == [session.code] * 2  # his own practice went
+    with pytest.raises(UnknownDeckCode):  # nobody answers on the deck any more, in the session or not
+        store.record("Ana", answer(HAPPY, HAPPY, face=f"deck:{deck.code}:{happy.id}"), session=session.code,
+                     deck=deck.code)
+    with pytest.raises(UnknownDeckCode):
+        store.create_session("Again", EMOTIONS, 5, 2, deck=deck.code)
+    for opening in (store.open_deck, store.deck_faces):
+        with pytest.raises(UnknownDeckCode, match="no deck with the code .* deleted"):
+            opening(deck.code)
+    with pytest.raises(UnknownDeckCode):
+        store.delete_deck(deck.code, owner)
+    # One answer per question still: a retry of an answer kept before the deck went stores nothing twice.
+    store.record("Ana", answer(SAD, SAD, face=f"deck:{deck.code}:{sad.id}"), session=session.code, deck=deck.code,
+                 question_id=f"Ana-{sad.id}")
+    assert store.session_report(session.code, educator).learners["Ana"].answered == 1
+    store.forget_learner("Sam", sams_key)  # forget-me reaches the kept answers too
+    assert list(store.session_report(session.code, educator).learners) == ["Ana"]
+    assert store.delete_session(session.code, educator) == 1
+
+
+def test_a_version_6_database_keeps_a_session_on_a_deck_its_owner_deletes(db):
+    store = Store(db)
+    deck, owner = store.create_deck("Family")
+    session, educator = store.create_session("Tuesday group", EMOTIONS, 5, 2, deck=deck.code)
+    store.record("Sam", answer(HAPPY, HAPPY, face=f"deck:{deck.code}:1"), session=session.code, deck=deck.code)
+    store.close()
+    if isinstance(db, Path):
+        query(db, "ALTER TABLE decks DROP COLUMN deleted_at")
+        query(db, "PRAGMA user_version = 6")
+    else:
+        for sql in ("ALTER TABLE decks DROP COLUMN deleted_at", "DELETE FROM schema_version",
+                    "INSERT INTO schema_version VALUES (6)"):
+            query(db, sql)
+    store = Store(db)
+    store.delete_deck(deck.code, owner)
+    assert store.session_report(session.code, educator).learners["Sam"].answered == 1
+    assert store.join_session(session.code).deck_deleted and schema_version(db) == SCHEMA_VERSION

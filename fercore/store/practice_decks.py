@@ -1,6 +1,7 @@
 """Practice decks: labelled face crops (never whole photos, file names or metadata) under a share code that
 anyone may practise on, changed only with the owner token (only its hash kept). Answers on a deck carry its
-code and are kept apart from FER2013's. Part of the Store (a mixin), as classrooms is."""
+code and are kept apart from FER2013's. A deleted deck's faces go; class sessions run on it keep their counts.
+Part of the Store (a mixin), as classrooms is."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -29,15 +30,15 @@ class PracticeDecks:
         self.expire(retention_days())
         token = "-".join(_random_text(4) for _ in range(TOKEN_GROUPS))
         created = datetime.now(timezone.utc)
-        code = self._insert_under_new_code("INSERT INTO decks VALUES (?, ?, ?, ?)", (name, _hash(token),
-                                                                                    created.isoformat()))
+        code = self._insert_under_new_code("INSERT INTO decks (code, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                                           (name, _hash(token), created.isoformat()))
         return Deck(code, name, created, 0), token
 
     def open_deck(self, code: str) -> Deck:
         code = normalize_code(code)
         rows = self._execute("SELECT code, name, created_at, COUNT(id), COALESCE(MAX(id), 0), "
                              "COALESCE(SUM(id * (label + 1)), 0) FROM decks LEFT JOIN deck_faces ON deck = code "
-                             "WHERE code = ? GROUP BY code, name, created_at", (code,))
+                             "WHERE code = ? AND deleted_at IS NULL GROUP BY code, name, created_at", (code,))
         if not rows:
             raise UnknownDeckCode(_deck_gone(code))
         code, name, created_at, faces, newest, labels = rows[0]
@@ -91,15 +92,17 @@ class PracticeDecks:
         self._execute("DELETE FROM deck_faces WHERE id = ? AND deck = ?", (int(face_id), deck.code))
 
     def delete_deck(self, code: str, token: str) -> int:
-        """Delete the deck, its faces, the class sessions run on it and every answer given on it, for good;
-        returns how many faces went."""
+        """Delete the deck's faces, its name and the answers given on it outside class sessions, for good;
+        returns how many faces went. Class sessions run on it, the owner's or other educators', keep their
+        answers: those are their educators' counts. Its row stays, emptied and marked deleted, for them to
+        refer to (Session.deck_deleted) and so that its code is never given to another deck."""
         deck = self.owned_deck(code, token)
-        on_deck = "SELECT code FROM sessions WHERE deck = ?1"
-        *_, faces, _ = self._execute_together(
-            (f"DELETE FROM answers WHERE deck = ?1 OR session IN ({on_deck})", (deck.code,)),
-            ("DELETE FROM sessions WHERE deck = ?", (deck.code,)),
-            ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)),
-            ("DELETE FROM decks WHERE code = ?", (deck.code,)))
+        deleted = datetime.now(timezone.utc).isoformat()
+        *_, faces = self._execute_together(
+            ("UPDATE decks SET name = '', token_hash = '', deleted_at = ? WHERE code = ?", (deleted, deck.code)),
+            ("DELETE FROM answers WHERE deck = ? AND session IS NULL", (deck.code,)),
+            ("UPDATE focuses SET deck = NULL WHERE deck = ?", (deck.code,)),
+            ("DELETE FROM deck_faces WHERE deck = ?", (deck.code,)))
         return faces
 
     def owned_deck(self, code: str, token: str | None) -> Deck:

@@ -103,6 +103,7 @@ class Session:
     created_at: datetime
     deck: str | None = None  # the practice deck it runs on; None: FER2013's faces
     class_code: str | None = None  # the class it is run in, if any
+    deck_deleted: bool = False  # its deck's owner deleted the deck: its answers stay, its faces are gone
 
 
 @dataclass(frozen=True)

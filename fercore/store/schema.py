@@ -1,9 +1,9 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 6  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+SCHEMA_VERSION = 7  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
 # 4 answers.question_id, 5 decks, deck_faces, answers.deck and sessions.deck, 6 classes, class_members,
-# focuses and sessions.class_code
+# focuses and sessions.class_code, 7 decks.deleted_at
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -164,6 +164,11 @@ ADDED_COLUMNS = {
     "sessions": {
         "deck": "TEXT REFERENCES decks (code) ON DELETE CASCADE",  # a session run on a deck
         "class_code": "TEXT",  # the class a session is run in, if any
+    },
+    # A deck its owner deleted keeps its row, emptied, until it expires: sessions run on it (theirs or other
+    # educators') keep their answers, which a deleted row would take with it (ON DELETE CASCADE above).
+    "decks": {
+        "deleted_at": "TEXT",
     },
 }
 # Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.

@@ -118,12 +118,15 @@ class Store(Classrooms, PracticeDecks):
         deck = normalize_code(deck) if deck else None
         at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         try:
-            # A nickname keeps the spelling it was first given, whatever case is typed later.
+            # A nickname keeps the spelling it was first given, whatever case is typed later. A deck its owner
+            # deleted keeps its row for the sessions run on it (practice_decks.delete_deck): nothing is added.
             inserted = self._execute(
                 "INSERT INTO answers (answered_at, learner, session, face_id, true_label, guess, model_guess, level, "
                 "question_id, deck) "
-                "VALUES (?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
-                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (question_id) DO NOTHING RETURNING id",
+                "SELECT ?1, COALESCE((SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?2) LIMIT 1), ?2), "
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE CAST(?10 AS TEXT) IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM decks WHERE code = ?10 AND deleted_at IS NOT NULL) "
+                "ON CONFLICT (question_id) DO NOTHING RETURNING id",
                 (at.isoformat(), learner, session, answer.face_id, int(answer.true_label), int(answer.guess),
                  int(answer.model_guess), int(answer.level), question_id, deck),
             )
@@ -134,8 +137,12 @@ class Store(Classrooms, PracticeDecks):
             if session and self._db.is_foreign_key(exc):
                 raise UnknownSessionCode(f"There is no session with the code {session}.") from None
             raise StoreError(f"That answer could not be saved ({exc}).") from None
-        where = ("id = ?", (inserted[0][0],)) if inserted else ("question_id = ?", (question_id,))
-        return self._answers(*where)[0]
+        if inserted:
+            return self._answers("id = ?", (inserted[0][0],))[0]
+        kept = self._answers("question_id = ?", (question_id,)) if question_id else []
+        if not kept:  # refused: its deck was deleted
+            raise UnknownDeckCode(_deck_gone(deck))
+        return kept[0]
 
     def answers(self, learner: str, limit: int | None = None, deck: str | None = None) -> list[StoredAnswer]:
         """The learner's answers on FER2013's faces, or with deck on that deck's, oldest first; with limit,
@@ -307,10 +314,12 @@ class Store(Classrooms, PracticeDecks):
 
     def _sessions(self, where: str, params: tuple) -> list[Session]:
         """Sessions, newest first."""
-        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, deck, class_code "
-                             f"FROM sessions WHERE {where} ORDER BY created_at DESC", params)
+        deck_deleted = "EXISTS (SELECT 1 FROM decks d WHERE d.code = sessions.deck AND d.deleted_at IS NOT NULL)"
+        rows = self._execute("SELECT code, name, emotions, questions, level, created_at, deck, class_code, "
+                             f"{deck_deleted} FROM sessions WHERE {where} ORDER BY created_at DESC", params)
         return [Session(code, name, tuple(emotions.split(",")), questions, level, datetime.fromisoformat(created),
-                        deck, class_code) for code, name, emotions, questions, level, created, deck, class_code in rows]
+                        deck, class_code, bool(deleted))
+                for code, name, emotions, questions, level, created, deck, class_code, deleted in rows]
 
     def _answers(self, where: str, params: tuple, limit: int | None = None) -> list[StoredAnswer]:
         columns = "face_id, true_label, guess, model_guess, level, id, learner, session, answered_at, deck"
