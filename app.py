@@ -1,10 +1,12 @@
 """fercore: practise reading facial emotions. Start with `streamlit run app.py`."""
 import streamlit as st
 
+from ui.cache_clearing import refuse_visitors_clearing_caches
 from ui.display import display_choices
 from ui.screen import fit_screen
 
 st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
+refuse_visitors_clearing_caches()
 
 # One flat list: with sections, Streamlit nests the headings and links in a way axe-core reports as a
 # broken list (rules list and listitem), which screen readers announce wrongly.

@@ -1,4 +1,6 @@
 """The training page driven as a user would, on tiny generated data."""
+import os
+import signal
 import time
 
 import numpy as np
@@ -6,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fercore.evaluate import report
-from fercore.jobs import FINISHED, Job, JobTooLarge, NotYourJob
+from fercore.jobs import FINISHED, RUNNING, Job, JobRunner, JobTooLarge, NotYourJob
 from ui.resources import job_runner
 
 
@@ -18,7 +20,10 @@ def page(folder_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("FER_MAINTAINER_KEY", "staff-room-42")
     app = AppTest.from_file("../pages/train.py", default_timeout=120)
     app.session_state["maintainer"] = True  # unlocked as in test_only_a_maintainer_...
-    return app
+    yield app
+    job = job_runner().current  # a job's process outlives its server by design: not the test's
+    if job is not None and job.folder is not None and job.status == RUNNING:
+        os.kill(job.snapshot()["pid"], signal.SIGKILL)
 
 
 def another_browser():
@@ -128,7 +133,7 @@ def test_after_the_last_epoch_the_progress_says_the_kept_model_is_being_measured
     job.on_run_begin({"arch": "seed", "epochs": 1, "initial_epoch": 0, "steps_per_epoch": 2})
     for batch in range(2):
         job.on_batch_end(0, batch, {"loss": 1.0, "accuracy": 0.5})
-    monkeypatch.setattr(job_runner(), "_job", job)  # a job at this moment, however fast the machine
+    monkeypatch.setattr(JobRunner, "current", job)  # a job at this moment, however fast the machine
     assert _progress_texts(page.run()) == ["Training: epoch 1, batch 2"]
     job.on_measure_begin()
     [text] = _progress_texts(page.run())
@@ -142,7 +147,7 @@ def test_a_finished_search_says_why_it_stopped(page, monkeypatch, tmp_path):
     job.on_run_end({"artifact": str(tmp_path / "tuned.keras"),
                     "evaluation": {"public": report(np.arange(7), np.arange(7))}})
     job._end(FINISHED)
-    monkeypatch.setattr(job_runner(), "_job", job)
+    monkeypatch.setattr(JobRunner, "current", job)
     app = page.run()
     assert not app.exception
     assert any(h.value == "Result" for h in app.subheader)

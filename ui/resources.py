@@ -1,22 +1,24 @@
-"""Things every page shares, each created once per server process by st.cache_resource.
+"""Things every page shares, most created once per server process by st.cache_resource.
 
 Pages import these instead of globals from app.py, so each page also runs on its own.
 """
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import Future
 from contextlib import contextmanager
 
 import streamlit as st
 
-from fercore import registry
+from fercore import rate_limit, registry
 from fercore.jobs import JobRunner
 from ui.text import plain
 
 
-@st.cache_resource
 def job_runner() -> JobRunner:
+    """The server's one training job. Not a cached resource: it lives in the jobs folder, where a visitor
+    emptying Streamlit's caches can't reach it (fercore.jobs)."""
     return JobRunner()
 
 
@@ -88,7 +90,17 @@ def store():
     Store per database and server."""
     from fercore.store import default_db_path
 
+    rate_limit.set_client(client())  # the store counts wrong keys per client too, for this thread's browser
     return _store(str(default_db_path()))
+
+
+def client() -> str:
+    """Who types keys in this browser session, for slowing down guesses (fercore.rate_limit): its network
+    address as Streamlit knows it, else (a browser on this machine, or behind a proxy here) the session."""
+    address = st.context.ip_address
+    if isinstance(address, str) and address:  # None on this machine; AppTest's is a stand-in object
+        return address
+    return "browser " + st.session_state.setdefault("browser_id", uuid.uuid4().hex)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the quiz faces (once per model)...")
