@@ -36,3 +36,19 @@ def test_each_series_has_its_own_pattern_or_dash_as_well_as_its_colour(figure):
 def test_training_and_publictest_curves_differ_by_dash():
     loss_training, loss_public = charts.training_curves(two_epochs()).data[:2]
     assert key_besides_colour(loss_training) != key_besides_colour(loss_public)
+
+
+def test_an_emotion_answered_once_is_drawn_as_a_visible_point():
+    # Plotly's lines-only mode draws nothing for a single point: the emotion would be in the legend only.
+    figure = charts.progress_trends({"fear": ([3], [1.0]), "all emotions": ([1, 2, 3], [0.0, 0.5, 0.67])}, 10)
+    fear = next(trace for trace in figure.data if trace.name == "fear")
+    assert "markers" in fear.mode
+
+
+@pytest.mark.parametrize("answered", [2, 3, 7, 40, 413])
+def test_the_answers_so_far_axis_ticks_only_whole_answers(answered):
+    xs = list(range(1, answered + 1))
+    axis = charts.progress_trends({"all emotions": (xs, [0.5] * answered)}, 10).layout.xaxis
+    assert axis.tickmode in (None, "linear") and axis.tick0 == 0  # "auto" would ignore dtick
+    assert isinstance(axis.dtick, int) and axis.dtick >= 1  # never 0.5 or 1.5 answers
+    assert answered / axis.dtick <= 10  # and not a tick for each of hundreds of answers

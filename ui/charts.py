@@ -9,6 +9,7 @@ from fercore.labels import EMOTIONS
 
 MUTED = ["#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 DASHES = ["dot", "dash", "longdash", "dashdot", "longdashdot", "6px,3px,2px,3px", "2px,6px"]
+SYMBOLS = ["square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down"]  # a lone point has no dash
 # Bar series side by side: each its own hatching over its colour, so colour is never the only key.
 PATTERNS = ["", "/", "."]
 LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), paper_bgcolor="rgba(0,0,0,0)", font=dict(size=14))
@@ -85,13 +86,29 @@ def progress_trends(lines: dict, window: int, whose: str = "your") -> go.Figure:
     styles = {emotion: dict(color=colour, dash=dash, width=2)
               for colour, dash, emotion in zip(MUTED, DASHES, EMOTIONS)}
     styles["all emotions"] = dict(color="#111314", width=4)
+    symbols = dict(zip(EMOTIONS, SYMBOLS))
     for kind in [k for k in styles if k in lines]:  # the legend in the usual order of emotions
         xs, ys = lines[kind]
-        fig.add_scatter(x=xs, y=ys, name=kind, mode="lines", line=styles[kind])
+        # Plotly draws no line through a single point: a mark shows an emotion answered once.
+        fig.add_scatter(x=xs, y=ys, name=kind, mode="lines" if len(xs) > 1 else "lines+markers",
+                        line=styles[kind], marker=dict(color=styles[kind]["color"], size=10,
+                                                       symbol=symbols.get(kind, "circle")))
+    most = max((max(xs) for xs, _ in lines.values() if xs), default=1)
     fig.update_layout(title=f"Matching the label: each point is {whose} latest {window} answers of that kind",
-                      xaxis=dict(title="answers so far", rangemode="tozero"),
+                      xaxis=dict(title="answers so far", rangemode="tozero", **whole_number_ticks(most)),
                       yaxis=dict(range=[0, 1.05], tickformat=".0%"), height=400, **LAYOUT)
     return fig
+
+
+def whole_number_ticks(largest: int, most_ticks: int = 10) -> dict:
+    """Axis settings for a count: ticks on whole numbers only (Plotly's own choice goes to 0.5 for small
+    ranges), 1, 2, 5, 10, 20, 50... apart so that there are at most `most_ticks` of them."""
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            if largest / step <= most_ticks:
+                return dict(tick0=0, dtick=step, tickformat="d")
+        magnitude *= 10
 
 
 def tally_bars(tallies: dict, title: str) -> go.Figure:
