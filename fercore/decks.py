@@ -14,7 +14,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, NamedTuple
 
 import cv2
 import numpy as np
@@ -45,6 +45,27 @@ class DeckError(FercoreError):
     pass
 
 
+class Skip(NamedTuple):
+    """Why a file added no face, said of one file and of several: a zip of 500 bad files gets one line."""
+
+    one: str
+    many: str
+    advice: str = ""
+
+
+NOT_IMAGE = Skip("is not an image", "are not images", "fercore reads JPEG, PNG, WebP, BMP and TIFF photos.")
+DAMAGED = Skip("is damaged", "are damaged", "Save or copy those photos again.")
+TOO_LARGE = Skip("is too large", "are too large", f"A photo can be up to {MAX_FILE_MB} MB.")
+TOO_SMALL = Skip("is too small to read", "are too small to read",
+                 f"A face needs at least {MIN_FACE_SIDE} pixels across.")
+NO_FACE = Skip("shows no face", "show no face", "A face seen from the front, well lit, works best.")
+CROWD = Skip(f"shows more than {MAX_FACES_ASKED} faces", f"show more than {MAX_FACES_ASKED} faces",
+             "Choose photos of fewer people, or crop them to the person.")
+UNREADABLE = Skip("could not be read", "could not be read")
+NAMES_SHOWN = 2  # file names given per reason: enough to find the others like them
+NAME_SHOWN_MAX = 40  # characters of a file's name: a zip's names can be any length
+
+
 @dataclass(frozen=True)
 class FoundFace:
     crop: np.ndarray  # (CROP_SIDE, CROP_SIDE, 3) RGB, levelled
@@ -60,6 +81,7 @@ class Photo:
     faces: list[FoundFace]
     preview: np.ndarray | None = None  # the photo (screen-sized) with numbered boxes, when it has several faces
     problem: str | None = None
+    skip: Skip | None = None  # the problem's kind, for skipped_summary
 
     @property
     def usable(self) -> bool:
@@ -72,19 +94,18 @@ def read_photo(name: str, raw: bytes, label: int | str) -> Photo:
     try:
         image = fit_within(decode_image(raw))
     except ImageError as exc:
-        return Photo(name, label, [], problem=f"{name}: {exc}")
+        return _refused(name, label, _skip_of(exc), str(exc))
     gray = to_gray(image)
     faces, _ = find_faces(gray, max_faces=MAX_FACES_ASKED + 1)
     if not faces:
-        return Photo(name, label, [], problem=f"{name}: no face was found; a face seen from the front, "
-                                               "well lit, works best.")
+        return _refused(name, label, NO_FACE, "no face was found; a face seen from the front, well lit, works best.")
     big = [face for face in faces if face.box[2] >= MIN_FACE_SIDE]
     if not big:
-        return Photo(name, label, [], problem=f"{name}: the face is only {max(f.box[2] for f in faces)} pixels "
-                                               f"across, too small to read (at least {MIN_FACE_SIDE}).")
+        return _refused(name, label, TOO_SMALL, f"the face is only {max(f.box[2] for f in faces)} pixels across, "
+                                                f"too small to read (at least {MIN_FACE_SIDE}).")
     if len(big) > MAX_FACES_ASKED:
-        return Photo(name, label, [], problem=f"{name}: more than {MAX_FACES_ASKED} faces; choose a photo of "
-                                               "fewer people, or crop it to the person.")
+        return _refused(name, label, CROWD, f"more than {MAX_FACES_ASKED} faces; choose a photo of fewer people, "
+                                            "or crop it to the person.")
     rgb = to_rgb(image)
     found = [FoundFace(colour_crop(rgb, face, CROP_SIDE), face.crop) for face in big]
     return Photo(name, label, found, draw_boxes(rgb, big) if len(big) > 1 else None)
@@ -123,8 +144,25 @@ def read_zip(source: bytes | BinaryIO, name: str, progress: Progress | None = No
     if exported:
         return [_read_crop(*file) for file in files]
     return read_photos([f for f in files if f[1] is not None], progress) + [
-        Photo(n, label, [], problem=f"{n}: the file is larger than {MAX_FILE_MB} MB.") for n, raw, label in files
+        _refused(n, label, TOO_LARGE, f"the file is larger than {MAX_FILE_MB} MB.") for n, raw, label in files
         if raw is None]
+
+
+def skipped_summary(photos: list[Photo]) -> str | None:
+    """One paragraph on the photos that add no face: how many of all, why, a few of their names, what to do;
+    None when every photo adds one."""
+    skipped = [photo for photo in photos if not photo.usable]
+    if not skipped:
+        return None
+    by_skip: dict[Skip, list[str]] = {}
+    for photo in skipped:
+        by_skip.setdefault(photo.skip or UNREADABLE, []).append(photo.name)
+    reasons = sorted(by_skip.items(), key=lambda reason: -len(reason[1]))  # the commonest first
+    why = ", ".join(f"{len(names)} {skip.many if len(names) > 1 else skip.one} ({_some(names)})"
+                    for skip, names in reasons)
+    advice = "".join(f" {skip.advice}" for skip, _ in reasons if skip.advice)
+    files = f"{len(skipped)} of {len(photos)} file{'s' if len(photos) > 1 else ''}"
+    return f"{files} {'was' if len(skipped) == 1 else 'were'} skipped: {why}.{advice}"
 
 
 def add_faces(store: Store, code: str, token: str, chosen: Iterable[tuple[int, FoundFace]],
@@ -185,13 +223,13 @@ def export_deck(store: Store, code: str, token: str) -> bytes:
 
 
 def import_deck(store: Store, source: bytes | BinaryIO, name: str, permission: bool,
-                progress: Progress | None = None) -> tuple[Deck, str, list[Photo]]:
+                progress: Progress | None = None) -> tuple[Deck, str, str | None]:
     """A new deck from a zip (an exported deck, or emotion folders of photos, each photo's first face);
-    returns the deck, its owner token and the photos that added nothing."""
+    returns the deck, its owner token and skipped_summary of the photos that added nothing."""
     photos = read_zip(source, name, progress)
     chosen = [(photo.label, photo.faces[0]) for photo in photos if photo.usable]
     if not chosen:
-        raise DeckError(f"{name} holds no usable face, so no deck was made.")
+        raise DeckError(f"{name} holds no usable face, so no deck was made. {skipped_summary(photos)}")
     title = _manifest_name(source) or PurePosixPath(name).stem.replace("_", " ")[:60] or "Imported deck"
     deck, token = store.create_deck(title)
     try:
@@ -199,7 +237,27 @@ def import_deck(store: Store, source: bytes | BinaryIO, name: str, permission: b
     except FercoreError:
         store.delete_deck(deck.code, token)  # nothing half-made
         raise
-    return store.open_deck(deck.code), token, [photo for photo in photos if not photo.usable]
+    return store.open_deck(deck.code), token, skipped_summary(photos)
+
+
+def _refused(name: str, label: int, skip: Skip, why: str) -> Photo:
+    return Photo(name, label, [], problem=f"{name}: {why}", skip=skip)
+
+
+def _skip_of(error: ImageError) -> Skip:
+    """The kind of fercore.images' refusal, from its sentence (it has no other sign of it)."""
+    text = str(error).lower()
+    for words, skip in (("not an image", NOT_IMAGE), ("empty", NOT_IMAGE), ("damaged", DAMAGED),
+                        ("large", TOO_LARGE), ("too small", TOO_SMALL)):
+        if words in text:
+            return skip
+    return UNREADABLE
+
+
+def _some(names: list[str]) -> str:
+    shown = [name if len(name) <= NAME_SHOWN_MAX else name[: NAME_SHOWN_MAX - 1] + "…"
+             for name in names[:NAMES_SHOWN]]
+    return ", ".join(shown) + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
 
 
 def _photo_entries(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipInfo, int]]:
@@ -245,7 +303,7 @@ def _read_crop(name: str, raw: bytes | None, label: int) -> Photo:
             raise ImageError(f"The file is larger than {MAX_FILE_MB} MB.")
         image = decode_image(raw)
     except ImageError as exc:
-        return Photo(name, label, [], problem=f"{name}: {exc}")
+        return _refused(name, label, _skip_of(exc), str(exc))
     rgb = cv2.resize(to_rgb(image), (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_AREA)
     reading = cv2.resize(to_gray(image), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
     return Photo(name, label, [FoundFace(rgb, reading)])

@@ -4,7 +4,7 @@ import cv2
 import streamlit as st
 
 from fercore.decks import (DeckError, add_faces, export_deck, face_pictures, faces_of, import_deck, read_photos,
-                           read_zip)
+                           read_zip, skipped_summary)
 from fercore.errors import FercoreError
 from fercore.images import MAX_FILE_MB
 from fercore.labels import EMOTIONS
@@ -64,7 +64,7 @@ def import_form() -> None:
         bar.empty()
         opened(deck, token)
         if skipped:
-            st.session_state["deck_news"] += " Not added: " + " ".join(plain(p.problem) for p in skipped)
+            st.session_state["deck_news"] += " " + plain(skipped)
         st.rerun()
 
 
@@ -131,9 +131,9 @@ def review(deck, token: str) -> None:
     pending = st.session_state.get("pending")
     if not pending:
         return
-    for photo in pending:
-        if not photo.usable:
-            st.warning(plain(photo.problem))
+    skipped = skipped_summary(pending)
+    if skipped:
+        st.warning(plain(skipped))
     for i, photo in enumerate(pending):
         if photo.usable and len(photo.faces) > 1:
             st.image(photo.preview, width=480, caption=f"{photo.name}: {len(photo.faces)} faces, numbered",

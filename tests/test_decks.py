@@ -13,7 +13,7 @@ from deck_photos import SECRET, jpeg_with_exif, labelled_faces, photo, photos_zi
 from test_store import query
 
 from fercore.decks import (CROP_SIDE, MANIFEST, DeckError, add_faces, deck_pool, export_deck, face_pictures,
-                           faces_of, import_deck, read_photo, read_photos, read_zip)
+                           faces_of, import_deck, read_photo, read_photos, read_zip, skipped_summary)
 from fercore.quiz import next_question
 from fercore.labels import EMOTIONS, INDEX
 from fercore.store import Store
@@ -124,12 +124,44 @@ def test_a_deck_exported_as_a_zip_imports_elsewhere_with_its_name_labels_and_fac
 
     elsewhere = Store(tmp_path / "other-computer.sqlite3")
     moved, moved_token, skipped = import_deck(elsewhere, exported, "deck.zip", permission=True)
-    assert (moved.name, moved.faces, skipped) == ("Grandparents", 4, [])
+    assert (moved.name, moved.faces, skipped) == ("Grandparents", 4, None)
     before, after = store.deck_faces(deck.code), elsewhere.deck_faces(moved.code)
     assert sorted(f.label for f in before) == sorted(f.label for f in after)
     (_, old), (_, new) = face_pictures(before), face_pictures(after)
     assert np.abs(np.sort(old.reshape(4, -1).mean(1)) - np.sort(new.reshape(4, -1).mean(1))).max() < 3
     assert elsewhere.owned_deck(moved.code, moved_token) == moved
+
+
+def bad_files_zip(not_images: int, too_large: int) -> bytes:
+    """Emotion folders of text files and of files past the 20 MB a photo may be (random: they don't compress)."""
+    out = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(not_images):
+            archive.writestr(f"happy/note_{i:03d}.txt", b"shopping list")
+        for i in range(too_large):
+            archive.writestr(f"sad/big_{i}.jpg", b"\xff\xd8" + rng.bytes(21 * 1024 * 1024))
+    return out.getvalue()
+
+
+def test_a_zip_of_many_unusable_files_is_summed_up_in_one_sentence_naming_a_few_of_them(store):
+    photos = read_zip(bad_files_zip(497, 2), "family.zip")
+    assert skipped_summary(photos) == (
+        "499 of 499 files were skipped: 497 are not images (note_000.txt, note_001.txt and 495 more), 2 are too "
+        "large (big_0.jpg, big_1.jpg). fercore reads JPEG, PNG, WebP, BMP and TIFF photos. A photo can be up to "
+        "20 MB.")
+    with pytest.raises(DeckError, match="no deck was made. 499 of 499 files were skipped: 497 are not images") as no:
+        import_deck(store, bad_files_zip(497, 2), "family.zip", permission=True)
+    assert "\n" not in str(no.value) and "note_002" not in str(no.value)
+
+
+def test_photos_given_one_by_one_that_add_no_face_are_summed_up_with_what_to_do():
+    wall = cv2.imencode(".jpg", np.full((480, 640, 3), 120, np.uint8))[1].tobytes()
+    photos = read_photos([("wall.jpg", wall, "sad"), ("notes.txt", b"shopping list", "happy")])
+    assert skipped_summary(photos) == ("2 of 2 files were skipped: 1 shows no face (wall.jpg), 1 is not an image "
+                                       "(notes.txt). A face seen from the front, well lit, works best. fercore reads "
+                                       "JPEG, PNG, WebP, BMP and TIFF photos.")
+    assert skipped_summary([]) is None
 
 
 class CountingReader:

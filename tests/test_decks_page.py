@@ -84,3 +84,17 @@ def test_the_owner_is_told_before_deleting_that_sessions_on_the_deck_keep_their_
     assert not app.exception
     said = " ".join(m.value for m in app.markdown)
     assert "other educators'" in said and "keep their counts of answers but lose the faces" in said
+
+
+def test_a_zip_of_499_unusable_files_gets_one_warning_not_499(empty_deck):
+    from test_decks import bad_files_zip
+
+    from fercore.decks import read_zip
+
+    empty_deck.session_state["pending"] = read_zip(bad_files_zip(497, 2), "family.zip")
+    app = empty_deck.run()
+    assert not app.exception
+    assert [w.value.replace("\\", "") for w in app.warning] == [
+        "499 of 499 files were skipped: 497 are not images (note_000.txt, note_001.txt and 495 more), 2 are too "
+        "large (big_0.jpg, big_1.jpg). fercore reads JPEG, PNG, WebP, BMP and TIFF photos. A photo can be up to "
+        "20 MB."]
