@@ -51,8 +51,8 @@ PRIVACY = """
   copy the model reads, each with its emotion. Never the photo itself, its file name, or its EXIF or GPS
   data: the crops are made again from their pixels. Whoever has a deck's code can practise on its faces;
   only its owner token adds, relabels, removes, exports or deletes them. Adding faces asks the owner to
-  confirm the permission of the people shown. Deleting a deck deletes its faces and every answer given on
-  it, for good.
+  confirm the permission of the people shown. Deleting a deck deletes its faces, for good, and the answers
+  given on it outside class sessions; class sessions run on it keep their answers, without the faces.
 - **Nothing is kept for ever.** Answers, sessions and decks older than {days} days are deleted on their own,
   and so is a class nobody has used for that long.
 - **The model everyone uses** can only be changed by this server's maintainer, who also decides who trains.

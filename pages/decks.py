@@ -12,7 +12,7 @@ from fercore.store import DECK_FACES_MAX, DECK_NAME_MAX
 from ui.pictures import square_pictures
 from ui.problems import problem_kept, show_problem
 from ui.resources import deck_quiz_pool, store
-from ui.text import plain
+from ui.text import plain, plain_error
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 PER_PAGE = 40  # faces shown at once: a page of 500 would take long to draw
@@ -170,7 +170,7 @@ def faces_grid(deck, token: str) -> None:
     try:
         pool = deck_quiz_pool(deck)
     except FercoreError as exc:  # no model: the faces and labels still show
-        st.caption(plain(exc))
+        st.caption(plain_error(exc))
         pool = None
     differ = [f for f in faces if pool and _reading(pool, deck, f) != f.label]
     st.write(f"The model reads {len(differ)} face(s) differently from their label: there a label may be wrong or "

@@ -20,7 +20,7 @@ from ui.problems import problem_kept, show_problem
 from ui.screen import QUIZ_STYLE
 from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
                           warm_model)
-from ui.text import plain
+from ui.text import plain, plain_error
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
                4: "4: all seven emotions, any face"}
@@ -222,7 +222,7 @@ def show_heatmap(question):
     try:
         model = active_predictor().model
     except FercoreError as exc:
-        st.caption(plain(exc))
+        st.caption(plain_error(exc))
         return
     key = (question.face_id, id(model))  # reruns of the same reveal (any widget) reuse the explanation
     kept = st.session_state.get("explained")

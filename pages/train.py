@@ -14,7 +14,7 @@ from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.problems import problem_kept, show_problem
 from ui.resources import job_runner
-from ui.text import plain
+from ui.text import plain, plain_error, without_server_paths
 
 st.title("Train a model")
 st.caption("Training runs on this server in a background process, at lower priority so the quiz stays quick: "
@@ -213,7 +213,8 @@ def use_model_buttons(path: Path) -> None:
         return
     if is_maintainer():  # cached predictors are keyed by path, so every page follows
         st.button("Use this model in the app", type="primary", on_click=registry.set_active_model, args=(path,))
-    st.caption(f"Saved as `{path}`. The shipped `{registry.SHIPPED_MODEL.name}` stays as it is.")
+    st.caption(f"Saved as {plain(path.name)}, among the trained models below. The shipped "
+               f"`{registry.SHIPPED_MODEL.name}` stays as it is.")
 
 
 def trained_models() -> None:
@@ -227,7 +228,7 @@ def trained_models() -> None:
         title = row["name"] + ("  (in use)" if row["path"].resolve() == active else "")
         with st.expander(title):
             if row["error"]:
-                st.warning(row["error"])
+                st.warning(plain_error(row["error"]))
                 continue
             ev = card.get("evaluation", {})
             cols = st.columns(3)
@@ -236,7 +237,7 @@ def trained_models() -> None:
                     col.metric(f"{split.capitalize()}Test accuracy", f"{ev[split]['accuracy']:.1%}",
                                help=f"macro-F1 {ev[split]['macro_f1']:.3f}")
             cols[2].metric("Architecture", card.get("arch", "?"))
-            st.code(card.get("training", {}).get("command", ""), language="bash")
+            st.code(without_server_paths(card.get("training", {}).get("command", "")), language="bash")
 
 
 missing_data = dataset_problem()

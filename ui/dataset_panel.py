@@ -5,7 +5,7 @@ import streamlit as st
 
 from fercore.data import locate_source, resolve_data_path
 from fercore.errors import DatasetError
-from ui.text import first_sentence, plain
+from ui.text import first_sentence, plain, plain_error
 
 KAGGLE_FOLDERS = "https://www.kaggle.com/datasets/msambare/fer2013"
 KAGGLE_CSV = ("https://www.kaggle.com/competitions/"
@@ -36,7 +36,7 @@ def dataset_panel(problem: DatasetError, purpose: str) -> None:
                                   max_upload_size=MAX_IMPORT_MB, key="fer2013_file")
         if upload is not None:
             import_upload(upload)
-        st.caption(plain(f"fercore looks in {resolve_data_path()}. To use a copy elsewhere, set FER_DATA. "
+        st.caption(plain_error(f"fercore looks in {resolve_data_path()}. To use a copy elsewhere, set FER_DATA. "
                          f"Now: {first_sentence(problem)}"))
 
 
@@ -49,6 +49,6 @@ def import_upload(upload) -> None:
                        progress=lambda fraction, text: bar.progress(min(max(fraction, 0.0), 1.0), text=plain(text)))
     except DatasetError as exc:
         bar.empty()
-        st.error(plain(f"That file can't be used: {first_sentence(exc)}"))
+        st.error(plain_error(f"That file can't be used: {first_sentence(exc)}"))
         return
     st.rerun()  # the page now finds the faces

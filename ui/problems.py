@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from fercore.errors import FercoreError
-from ui.text import plain
+from ui.text import plain_error
 
 
 @contextmanager
@@ -14,7 +14,7 @@ def problem_kept(key: str):
     try:
         yield
     except FercoreError as exc:
-        st.session_state[key] = plain(exc)
+        st.session_state[key] = plain_error(exc)
 
 
 def show_problem(key: str) -> None:

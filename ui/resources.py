@@ -13,7 +13,7 @@ import streamlit as st
 
 from fercore import rate_limit, registry
 from fercore.jobs import JobRunner
-from ui.text import plain
+from ui.text import plain_error
 
 
 def job_runner() -> JobRunner:
@@ -62,7 +62,7 @@ def active_predictor():
 
 def model_problem(error: Exception) -> None:
     """Explain a missing or broken model and how to get one."""
-    st.warning(f"{plain(error)}\n\nTrain a model on the **Train** page, or from the command line: "
+    st.warning(f"{plain_error(error)}\n\nTrain a model on the **Train** page, or from the command line: "
                "`python -m fercore train --arch default --out models/default.keras`.")
 
 
@@ -82,7 +82,7 @@ def store_trouble_said():
     try:
         yield
     except StoreError as exc:
-        st.warning(f"{plain(exc)} Answers saved earlier are kept.")
+        st.warning(f"{plain_error(exc)} Answers saved earlier are kept.")
 
 
 def store():
