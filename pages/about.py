@@ -8,6 +8,7 @@ from fercore.reliability import confidence_sentence
 from ui import charts
 from fercore.store import StoreError, retention_days
 from ui.resources import model_problem
+from ui.text import plain
 
 LIMITS = """
 - **Noisy labels.** FER2013's labels come from one annotation pass; people agree with them only about
@@ -66,7 +67,7 @@ except ArtifactError as exc:
     model_problem(exc)
     card = None
 if card:
-    st.write(f"In use: **{path.name}**, a `{card.get('arch', '?')}` network with "
+    st.write(f"In use: **{plain(path.name)}**, a `{card.get('arch', '?')}` network with "
              f"{card.get('parameters', 0):,} parameters, trained on FER2013's Training split.")
     evaluation = card.get("evaluation", {})
     cols = st.columns(4)

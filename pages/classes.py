@@ -67,7 +67,7 @@ def class_page(code: str, token: str) -> None:
                     key="class-confusion")
     st.write("**Each learner** (in name order)")
     for member in view.members:
-        with st.expander(member.name):
+        with st.expander(plain(member.name)):
             learner_part(view, member)
 
 
@@ -160,7 +160,7 @@ def report(view, member, summary) -> None:
     note = st.text_area("Your note for the report (only in the file, not kept)", max_chars=NOTE_MAX,
                         key=f"report-note-{member.name}")
     page = report_html(summary, view.classroom.name, member.focus or view.focus, note, datetime.now())
-    st.download_button(f"Download {member.name}'s report (prints on one page)", page,
+    st.download_button(f"Download {plain(member.name)}'s report (prints on one page)", page,
                        file_name=f"report-{member.name}.html", mime="text/html", key=f"report-{member.name}")
 
 

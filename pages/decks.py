@@ -91,7 +91,7 @@ def add_form(deck, token: str) -> None:
         uploads = st.file_uploader("Photos", type=PHOTO_TYPES, accept_multiple_files=True, key="photo_uploads",
                                    max_upload_size=MAX_FILE_MB)
         for i, upload in enumerate(uploads or []):
-            st.selectbox(f"Emotion in {upload.name}", EMOTIONS, index=None, key=f"emotion-{i}-{upload.file_id}",
+            st.selectbox(f"Emotion in {plain(upload.name)}", EMOTIONS, index=None, key=f"emotion-{i}-{upload.file_id}",
                          placeholder="Choose the emotion")
         st.button("Find the faces", key="read_photos", on_click=st.session_state.update, kwargs={"to_read": "photos"})
     with zip_tab:
@@ -136,9 +136,9 @@ def review(deck, token: str) -> None:
         st.warning(plain(skipped))
     for i, photo in enumerate(pending):
         if photo.usable and len(photo.faces) > 1:
-            st.image(photo.preview, width=480, caption=f"{photo.name}: {len(photo.faces)} faces, numbered",
+            st.image(photo.preview, width=480, caption=f"{plain(photo.name)}: {len(photo.faces)} faces, numbered",
                      alt=f"{photo.name} with {len(photo.faces)} faces boxed and numbered from 1.")
-            st.radio(f"Which face in {photo.name} shows {EMOTIONS[photo.label]}?",
+            st.radio(f"Which face in {plain(photo.name)} shows {EMOTIONS[photo.label]}?",
                      range(1, len(photo.faces) + 1), index=None, horizontal=True, key=f"which-{i}")
     ready = sum(photo.usable for photo in pending)
     permission = st.checkbox(PERMISSION, key="permission")

@@ -25,7 +25,7 @@ def your_classes(learner: str) -> None:
         name, code = membership.classroom.name, membership.classroom.code
         text, button = st.columns([3, 1], vertical_alignment="center")
         text.write(f"**{plain(name)}**, joined {membership.joined_at:%d %B %Y}")
-        button.button(f"Leave {name}", key=f"leave-{code}", on_click=leave, args=(learner, code, name))
+        button.button(f"Leave {plain(name)}", key=f"leave-{code}", on_click=leave, args=(learner, code, name))
 
 
 def leave(learner: str, code: str, name: str) -> None:

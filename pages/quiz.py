@@ -101,7 +101,7 @@ def class_membership(learner, classroom):
         return
     st.info(f"**{plain(classroom.name)}** is a class. If you join it, its educator sees the answers you give "
             "from now on, here and on your own, under your nickname; other learners see nothing.")
-    st.button(f"Join {classroom.name}", key=f"join-{classroom.code}", on_click=join_classroom,
+    st.button(f"Join {plain(classroom.name)}", key=f"join-{classroom.code}", on_click=join_classroom,
               args=(classroom.code,))
 
 

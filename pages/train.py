@@ -225,7 +225,7 @@ def trained_models() -> None:
     active = registry.active_model_path().resolve()
     for row in rows:
         card = row["card"]
-        title = row["name"] + ("  (in use)" if row["path"].resolve() == active else "")
+        title = plain(row["name"]) + ("  (in use)" if row["path"].resolve() == active else "")
         with st.expander(title):
             if row["error"]:
                 st.warning(plain_error(row["error"]))

@@ -1,13 +1,21 @@
 """Text from outside the app (error messages, paths, what people type) shown exactly as written."""
 import re
 
-# Markdown, Streamlit's :colour[...] and :material/...: directives, and $maths$ all start with these.
+# Markdown, Streamlit's :colour[...] directives, <html> and $maths$ all start with these: a backslash makes
+# each one literal.
 _MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+# Streamlit (1.67, StreamlitMarkdown) also rewrites text after the Markdown is read, where backslashes no longer
+# count: :material/x: and :material_x: icons, the :streamlit: logo, :emoji: names, arrows (-> <= ~= --), and web
+# and e-mail addresses made links (GFM's literal autolinks, in labels too). An invisible word joiner inside each
+# such pattern breaks it, and the text still shows and reads as typed.
+_REWRITTEN = re.compile(r"(?<=:)(?=[\w/+-])|(?<=[-<>~])(?=[-=>])|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def plain(text: str) -> str:
-    """Escaped for st.markdown, st.write, st.info and the like, so nothing in it is read as markup."""
-    return _MARKUP.sub(r"\\\1", str(text))
+    """Shown exactly as typed wherever Streamlit reads Markdown: st.markdown, st.write, st.info and the like,
+    and labels (buttons, expanders, tabs, options, captions), where links and images also render."""
+    return _MARKUP.sub(r"\\\1", _REWRITTEN.sub(WORD_JOINER, str(text)))
 
 
 def first_sentence(error: Exception) -> str:
