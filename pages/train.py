@@ -9,11 +9,11 @@ from fercore import registry
 from fercore.artifact import read_metadata
 from fercore.errors import FercoreError
 from fercore.jobs import DEMO_TRAINING as DEMO, RUNNING, JobLimits, progress
-from fercore.roles import MAINTAINER_KEY_VARIABLE, is_maintainer_key, maintainer_key_set
+from fercore.roles import MAINTAINER_KEY_VARIABLE, maintainer_key_set, unlocks_training
 from ui import charts
 from ui.dataset_panel import dataset_panel, dataset_problem
 from ui.problems import problem_kept, show_problem
-from ui.resources import job_runner
+from ui.resources import client, job_runner
 from ui.text import plain, plain_error, without_server_paths
 
 st.title("Train a model")
@@ -60,13 +60,16 @@ def maintainer_unlock() -> None:
             st.form_submit_button("Unlock training", on_click=unlock)
         if st.session_state.get("wrong_key"):
             st.warning("That is not this server's maintainer key.")
+        show_problem("unlock_problem")
 
 
 def unlock() -> None:
     # Callbacks, here and below: one runs before the next run whatever that run draws, so a press made
     # while the page redraws (each second while a job runs) is never lost with a cut-short run.
-    right = is_maintainer_key(st.session_state.pop("maintainer_key", ""))
-    st.session_state.update(maintainer=right, wrong_key=not right)
+    st.session_state["wrong_key"] = False
+    with problem_kept("unlock_problem"):  # too many wrong keys: how long to wait
+        right = unlocks_training(st.session_state.pop("maintainer_key", ""), client())
+        st.session_state.update(maintainer=right, wrong_key=not right)
 
 
 def start_form(busy: bool) -> None:

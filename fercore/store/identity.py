@@ -2,9 +2,12 @@
 typed, and the random learner keys and educator tokens, of which only a hash is kept."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import unicodedata
+
+from confusable_homoglyphs import confusables
 
 from fercore.store.errors import StoreError
 
@@ -28,6 +31,35 @@ def normalize_nickname(nickname: str) -> str:
 def fold(nickname: str) -> str:
     """How nicknames are compared: "ZOË" and "zoë" are the same learner."""
     return normalize_nickname(nickname).casefold()
+
+
+def look_alike_keys(nickname: str) -> tuple[str, str]:
+    """Two keys, each equal for nicknames that look alike: as written ("AIiceSec" with a capital i, like
+    "AliceSec") and whatever the case ("АLICESEC" with a Cyrillic А, like "AliceSec", which is "ALICESEC"
+    too). Each letter becomes one chosen among those that Unicode's confusables list (UTS #39) says look
+    like it; case folded first, a capital I would be an i, no longer like an l."""
+    # NFD: a Cyrillic ё becomes е and a diaeresis, as a Latin ë becomes e and one.
+    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", nickname))
+    return _look_alike(decomposed), _look_alike(decomposed.casefold())
+
+
+def _look_alike(text: str) -> str:
+    return "".join(_look_alike_letter(c) for c in text)
+
+
+@functools.cache
+def _look_alike_letter(letter: str) -> str:
+    """The first in code-point order of all the letters that look like `letter`, directly or through others
+    (confusable_homoglyphs lists for each letter those that look like it). Letters that look like two
+    letters ("rn" and "m") are left out."""
+    alike, waiting = {letter}, [letter]
+    while waiting:
+        for found in confusables.is_confusable(waiting.pop(), greedy=True) or []:
+            for glyph in found["homoglyphs"]:
+                if len(glyph["c"]) == 1 and glyph["c"] not in alike:
+                    alike.add(glyph["c"])
+                    waiting.append(glyph["c"])
+    return min(alike)
 
 
 def normalize_code(text: str) -> str:

@@ -1,9 +1,10 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 7  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+SCHEMA_VERSION = 8  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
 # 4 answers.question_id, 5 decks, deck_faces, answers.deck and sessions.deck, 6 classes, class_members,
-# focuses and sessions.class_code, 7 decks.deleted_at
+# focuses and sessions.class_code, 7 decks.deleted_at, 8 wrong_keys, learners.look and
+# learners.look_folded
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -75,6 +76,12 @@ CREATE TABLE IF NOT EXISTS focuses (
     set_at      TEXT NOT NULL,
     deck        TEXT REFERENCES decks (code) ON DELETE SET NULL,  -- to practise on, if any
     PRIMARY KEY (class_code, learner)
+);
+CREATE TABLE IF NOT EXISTS wrong_keys (  -- fercore.rate_limit: guesses slowed down on every app server
+    scope       TEXT PRIMARY KEY,          -- what the keys were typed for: learner:<folded>, sessions:<code>...
+    failures    INTEGER NOT NULL,          -- wrong keys, each within a quarter hour of the one before
+    last_at     REAL NOT NULL,             -- the latest, in seconds since 1970
+    tried       TEXT NOT NULL              -- a digest of it: the same wrong key again is not counted again
 );
 """
 # The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
@@ -153,6 +160,12 @@ CREATE TABLE IF NOT EXISTS focuses (
     deck        TEXT REFERENCES decks (code) ON DELETE SET NULL,
     PRIMARY KEY (class_code, learner)
 );
+CREATE TABLE IF NOT EXISTS wrong_keys (
+    scope       TEXT PRIMARY KEY,
+    failures    INTEGER NOT NULL,
+    last_at     DOUBLE PRECISION NOT NULL,
+    tried       TEXT NOT NULL
+);
 """
 # Columns added to a table after its first version, the same in both databases: a database from before
 # gains them at the end of the table, a new one right after its tables are made.
@@ -170,8 +183,15 @@ ADDED_COLUMNS = {
     "decks": {
         "deleted_at": "TEXT",
     },
+    "learners": {
+        # identity.look_alike_keys of the name: a new nickname may not look like a taken one
+        "look": "TEXT",
+        "look_folded": "TEXT",
+    },
 }
 # Indexes on added columns, made once the columns exist. NULLs (answers from before) never collide.
 ADDED_INDEXES = ("CREATE UNIQUE INDEX IF NOT EXISTS answers_by_question ON answers (question_id);"
-                 "CREATE INDEX IF NOT EXISTS answers_by_deck ON answers (deck);")
+                 "CREATE INDEX IF NOT EXISTS answers_by_deck ON answers (deck);"
+                 "CREATE INDEX IF NOT EXISTS learners_by_look ON learners (look);"
+                 "CREATE INDEX IF NOT EXISTS learners_by_folded_look ON learners (look_folded);")
 SCHEMA_LOCK = 0x6665_7263_6F72_65  # "fercore": the advisory lock held while PostgreSQL's schema is created

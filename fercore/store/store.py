@@ -18,18 +18,20 @@ from typing import Iterable, Literal
 import numpy as np
 
 from fercore.labels import EMOTIONS
+from fercore.rate_limit import FREE_TRIES, TOKEN_FREE_TRIES, Guard, Limiter, client_guard, try_key
 from fercore.spreadsheet import csv_text
 from fercore.store.backends import _Postgres, _SQLite, default_db_path, is_postgres_url
 from fercore.store.classrooms import Classrooms
 from fercore.store.errors import (NicknameTaken, StoreError, StoreUnavailable, UnknownDeckCode, UnknownSessionCode,
                                   WrongEducatorToken, WrongLearnerKey)
-from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold, normalize_code,
-                                    normalize_nickname)
+from fercore.store.identity import (CODE_LENGTH, KEY_GROUPS, TOKEN_GROUPS, _hash, _random_text, fold,
+                                    look_alike_keys, normalize_code, normalize_nickname)
 from fercore.store.practice_decks import PracticeDecks, _deck_gone
 from fercore.store.records import (Answer, DisplayChoices, Period, Session, SessionReport, SessionResult, StoredAnswer,
                                    Tally, YouVsModel)
 from fercore.store.retention import retention_days
 from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
+from fercore.store.wrong_keys import StoredCounts
 
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
 CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "model_guess", "correct",
@@ -49,6 +51,7 @@ class Store(Classrooms, PracticeDecks):
             self.path = Path(location)
             self._db = _SQLite(self.path, busy_timeout)
         self._db.upgrade()
+        self.key_tries = Limiter(StoredCounts(self._db))  # wrong keys per nickname and code: fercore.rate_limit
         try:
             self.expire(retention_days())
         except StoreUnavailable:  # read-only or locked now: what is kept can still be read; expired next time
@@ -66,10 +69,12 @@ class Store(Classrooms, PracticeDecks):
         name = normalize_nickname(nickname)
         earlier = self._execute("SELECT learner FROM answers WHERE NOCASE(learner) = NOCASE(?) LIMIT 1", (name,))
         name = earlier[0][0] if earlier else name
+        self._refuse_look_alike(name)
         key = "-".join(_random_text(4) for _ in range(KEY_GROUPS))
         try:
-            self._execute("INSERT INTO learners VALUES (?, ?, ?, ?)",
-                          (name.casefold(), name, _hash(key), datetime.now(timezone.utc).isoformat()))
+            self._execute("INSERT INTO learners (folded, name, key_hash, created_at, look, look_folded) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (name.casefold(), name, _hash(key),
+                                                        datetime.now(timezone.utc).isoformat(), *look_alike_keys(name)))
         except self._db.IntegrityError:
             raise NicknameTaken(f"The nickname {name} is taken. If it is yours, type your key; "
                                 "if not, choose another nickname.") from None
@@ -79,10 +84,12 @@ class Store(Classrooms, PracticeDecks):
         return bool(self._execute("SELECT 1 FROM learners WHERE folded = ?", (fold(nickname),)))
 
     def sign_in(self, nickname: str, key: str) -> str:
-        """The nickname as kept, when the key opens it; raises WrongLearnerKey otherwise."""
+        """The nickname as kept, when the key opens it; raises WrongLearnerKey otherwise, and TooManyTries while
+        wrong keys for the nickname or from the client must wait (fercore.rate_limit)."""
         name = normalize_nickname(nickname)
         rows = self._execute("SELECT name, key_hash FROM learners WHERE folded = ?", (name.casefold(),))
-        if not rows or not key or not hmac.compare_digest(_hash(key), rows[0][1]):
+        if not self._key_opens(f"learner:{name.casefold()}", key, rows[0][1] if rows else None,
+                               "Too many wrong keys for this nickname.", FREE_TRIES):
             raise WrongLearnerKey(f"That key does not open the nickname {name}. Check the key, "
                                   "or choose another nickname.")
         return rows[0][0]
@@ -98,6 +105,23 @@ class Store(Classrooms, PracticeDecks):
                                              ("DELETE FROM class_members WHERE learner = ?", (name.casefold(),)),
                                              ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
         return answers
+
+    def _refuse_look_alike(self, name: str) -> None:
+        """NicknameTaken when name looks like a taken nickname other than itself (itself is simply taken).
+        Two look-alikes registered in the same instant could both pass: too narrow a gap to aim at."""
+        self._add_missing_looks()
+        look, look_folded = look_alike_keys(name)
+        rows = self._execute("SELECT name FROM learners WHERE (look = ? OR look_folded = ?) AND folded <> ? LIMIT 1",
+                             (look, look_folded, name.casefold()))
+        if rows:
+            raise NicknameTaken(f"The nickname {name} looks just like {rows[0][0]}, which is taken: "
+                                "choose another nickname.")
+
+    def _add_missing_looks(self) -> None:
+        """Learners registered before look-alikes were compared get their look-alike keys, once."""
+        for folded, name in self._execute("SELECT folded, name FROM learners WHERE look IS NULL"):
+            self._execute("UPDATE learners SET look = ?, look_folded = ? WHERE folded = ?",
+                          (*look_alike_keys(name), folded))
 
     def _kept_name(self, nickname: str) -> str:
         """The nickname as registered (any case typed), else as typed."""
@@ -294,9 +318,19 @@ class Store(Classrooms, PracticeDecks):
     # The database
 
     def _token_opens(self, table: str, code: str, token: str | None) -> bool:
-        """Whether token is the one whose hash `table` (sessions, classes or decks) keeps for code."""
+        """Whether token is the one whose hash `table` (sessions, classes or decks) keeps for code; raises
+        TooManyTries while wrong tokens for the code or from the client must wait."""
         (stored,) = self._execute(f"SELECT token_hash FROM {table} WHERE code = ?", (code,))[0]
-        return bool(token) and hmac.compare_digest(_hash(token), stored)
+        what = {"sessions": "educator tokens for this session", "classes": "educator tokens for this class",
+                "decks": "owner tokens for this deck"}[table]
+        return self._key_opens(f"{table}:{code}", token, stored, f"Too many wrong {what}.", TOKEN_FREE_TRIES)
+
+    def _key_opens(self, scope: str, key: str | None, key_hash: str | None, refusal: str, free: int) -> bool:
+        """Whether key's hash is key_hash (None: nothing to open, and nothing counted for the scope), once
+        neither the scope's count nor the client's says wait; a wrong key adds to both."""
+        return try_key(scope, normalize_code(key or ""),
+                       lambda: bool(key and key_hash) and hmac.compare_digest(_hash(key), key_hash),
+                       Guard(self.key_tries, scope if key_hash else None, refusal, free), client_guard())
 
     def _insert_under_new_code(self, sql: str, rest: tuple) -> str:
         """Insert a row whose first value is a new code, one that no session, class or deck has (a learner types
