@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.cache_clearing import refuse_visitors_clearing_caches
 from ui.display import display_choices
+from ui.resources import warm_model
 from ui.screen import fit_screen
 
 st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
@@ -31,4 +32,7 @@ for key in QUIZ_SETTINGS:
 page = st.navigation(PAGES)
 display_choices()  # the sidebar's display switches, for every page
 fit_screen()  # tablets and phones: the navigation folds away, finger-sized buttons
-page.run()
+try:
+    page.run()
+finally:  # once the first page is drawn (st.stop included): the model loads before the first answer needs it
+    warm_model()

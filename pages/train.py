@@ -175,7 +175,7 @@ def draw_trials(snap: dict) -> None:
 
 def final_report(snap: dict) -> None:
     if snap["status"] == "failed":
-        st.error(f"The {snap['kind']} job failed: {plain(snap['error'])}")
+        st.error(f"The {snap['kind']} job failed: {plain_error(snap['error'])}")
         return
     summary = snap.get("summary") or {}
     if not summary.get("artifact"):

@@ -72,6 +72,14 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float) -> 
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
 
 
+def wait_for_log(path: str, text: str, timeout: float = 60) -> None:
+    """Until the server's log (FER_E2E_LOG) says `text`."""
+    deadline = time.monotonic() + timeout
+    while text not in Path(path).read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"the server never logged {text!r}"
+        time.sleep(0.2)
+
+
 def settled(page) -> None:
     """Wait until the page's script run has finished, as a person waits for a page to finish drawing.
     A title shows while the rest is still on its way: Enter in a form whose button has not arrived

@@ -4,11 +4,10 @@ import json
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
-from browser import app_server
+from browser import app_server, wait_for_log
 from conftest import write_folder_dataset
 from test_e2e import MAINTAINER_KEY, accessible, browser, new_page, open_page, unlock_training  # noqa: F401
 
@@ -37,13 +36,6 @@ def send_clear_cache(page, url: str) -> None:
         await new Promise(sent => setTimeout(sent, 500));
         socket.close();
     }""", [url, CLEAR_CACHE])
-
-
-def wait_for_log(path: str, text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in open(path, errors="replace").read():
-        assert time.monotonic() < deadline, f"the server never logged {text!r}"
-        time.sleep(0.2)
 
 
 def job_still_held(page) -> None:

@@ -5,15 +5,20 @@ Pages import these instead of globals from app.py, so each page also runs on its
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 from fercore import rate_limit, registry
 from fercore.jobs import JobRunner
 from ui.text import plain_error
+
+_LOG = get_logger(__name__)
+MODEL_LOADED = "Model loaded in the background"
 
 
 def job_runner() -> JobRunner:
@@ -28,10 +33,12 @@ def _model_loading(path: str, modified: float) -> Future:
     loading = Future()
 
     def load():
+        started = time.perf_counter()
         try:
-            from fercore.predict import Predictor  # TensorFlow loads on first use, not at app start
+            from fercore.predict import Predictor  # TensorFlow loads here, not on the page's thread
 
             loading.set_result(Predictor.from_path(path))
+            _LOG.info("%s (%s, %.1f s).", MODEL_LOADED, path, time.perf_counter() - started)
         except Exception as exc:  # an ArtifactError, explained wherever the model is needed
             loading.set_exception(exc)
 
@@ -45,8 +52,8 @@ def _active_model_loading() -> Future:
 
 
 def warm_model() -> None:
-    """Start loading the model the app uses, without waiting: while a learner looks at the first
-    face, so that the reveal's heatmap needs no wait."""
+    """Start loading the model the app uses, without waiting: app.py does it after every page, so that it is
+    ready before a learner's first answer or photo needs it."""
     _active_model_loading()
 
 
