@@ -9,7 +9,7 @@ from fercore.coaching import focus_words
 from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
-from fercore.quiz import ADAPT_WINDOW, LEVELS, QuizError, next_question, score, suggest_level
+from fercore.quiz import ADAPT_WINDOW, DECK_FACE, LEVELS, QuizError, next_question, score, suggest_level
 from fercore.store import StoreError, UnknownClassCode, UnknownDeckCode, UnknownSessionCode
 from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
@@ -213,9 +213,14 @@ def next_face(asked: str) -> None:
 def readings(question, given):
     mark = "✓ Matches the label" if given.correct else "Different from the label"
     cols = st.container(key="readings").columns(3)
-    cols[0].metric("Dataset label", EMOTIONS[given.true_label])
+    cols[0].metric(label_heading(given), EMOTIONS[given.true_label])
     cols[1].metric("You chose", EMOTIONS[given.guess], help=mark)
     cols[2].metric("The model read", EMOTIONS[given.model_guess], help=f"{question.model_confidence:.0%} sure")
+
+
+def label_heading(given) -> str:
+    # A practice deck's labels were chosen by its owner, not taken from FER2013.
+    return "The deck owner's label" if given.face_id.startswith(DECK_FACE) else "Dataset label"
 
 
 def show_heatmap(question):

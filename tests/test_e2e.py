@@ -378,7 +378,7 @@ def test_an_owner_drops_a_zip_of_photos_and_a_learner_practises_the_deck_in_colo
                                                "Which emotion do you see?")
         face.wait_for()
         _, asked = answer_one_question(learner)
-        metric(learner, "Dataset label").wait_for()
+        metric(learner, "The deck owner's label").wait_for()  # the owner's label, not FER2013's
         heatmap = learner.get_by_role("img", name=re.compile("^The same face under a heatmap"))
         heatmap.wait_for()
         assert colourful(face.screenshot()) and colourful(heatmap.screenshot())

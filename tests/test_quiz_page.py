@@ -191,7 +191,9 @@ def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_unt
     _choice_buttons(app)[0].click()
     app.run()
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Dataset label"] in {emotion for emotion, _ in labelled}  # the deck's own labels
+    # The label is the deck owner's, not FER2013's, and the reveal says so.
+    assert "Dataset label" not in metrics
+    assert metrics["The deck owner's label"] in {emotion for emotion, _ in labelled}
     assert len([img for element in app.get("image") for img in element.proto.imgs]) == 2  # face and heatmap
     kept = owner.answers("Sam", deck=deck.code)
     assert len(kept) == 1 and kept[0].face_id.startswith(f"deck:{deck.code}:") and owner.answers("Sam") == []
