@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fercore.errors import ImageError
 from fercore.labels import FACE_SIZE
+
+_log = logging.getLogger(__name__)
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 FORMAT_NAMES = "JPEG, PNG, WebP, BMP or TIFF"
@@ -70,7 +73,9 @@ def _too_large_message(width: int | None = None, height: int | None = None) -> s
 
 
 def _damaged(exc: Exception) -> ImageError:
-    return ImageError(f"The image file is damaged or cut short and cannot be read ({exc}).")
+    # The parser's own words ("image file is truncated (0 bytes not processed)") mean nothing to a learner.
+    _log.info("An image could not be decoded: %s: %s", type(exc).__name__, exc)
+    return ImageError("The image file is damaged or cut short and cannot be read.")
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:

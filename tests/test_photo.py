@@ -80,6 +80,16 @@ def test_bad_uploads_raise_an_image_error_a_person_can_read(predictor, raw, mess
         analyse_photo(raw, predictor)
 
 
+CUT_SHORT = "The image file is damaged or cut short and cannot be read."
+
+
+def test_a_cut_short_jpeg_is_one_plain_sentence_without_the_librarys_words(predictor):
+    whole = jpeg(noisy_canvas(300, 300))
+    with pytest.raises(ImageError) as refused:
+        analyse_photo(whole[: len(whole) // 2], predictor)
+    assert str(refused.value) == CUT_SHORT  # not "(image file is truncated (0 bytes not processed))"
+
+
 @pytest.mark.parametrize("probabilities, words", [
     ([0.02, 0.01, 0.02, 0.90, 0.02, 0.02, 0.01], "confident: happy"),
     ([0.10, 0.00, 0.05, 0.60, 0.10, 0.05, 0.10], "fairly sure: happy"),

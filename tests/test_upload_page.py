@@ -3,7 +3,7 @@ import keras
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_faces import findable, noisy_canvas, paste, public_faces
-from test_photo import jpeg
+from test_photo import CUT_SHORT, jpeg
 
 from fercore.artifact import save_artifact
 from fercore.model import build_model, hyperparameters
@@ -51,6 +51,14 @@ def test_a_bad_file_gets_a_clear_message_not_a_traceback(page, name, raw, expect
     app = _upload(page, name, raw)
     assert not app.exception
     assert expected in app.error[0].value
+
+
+def test_a_cut_short_jpeg_gets_one_plain_sentence_on_the_page(page):
+    whole = jpeg(noisy_canvas(300, 300))
+    app = _upload(page, "cut.jpg", whole[: len(whole) // 2])
+    assert not app.exception and len(app.error) == 1
+    shown = app.error[0].value.replace("\\", "")  # as read: the backslashes only keep Markdown out
+    assert shown == f"That file can't be used: {CUT_SHORT}"
 
 
 def test_no_face_offers_to_read_the_whole_image(page):
