@@ -23,7 +23,7 @@ from PIL import Image
 from fercore.data_import import _check_inflation, _is_clutter, _zip_member
 from fercore.errors import DatasetError, FercoreError, ImageError
 from fercore.faces import colour_crop, find_faces
-from fercore.images import MAX_FILE_MB, decode_image, fit_within, to_gray, to_rgb
+from fercore.images import KEPT_SIDE, MAX_FILE_MB, decode_image, to_gray, to_rgb
 from fercore.labels import EMOTIONS, FACE_SIZE, INDEX
 from fercore.photo import draw_boxes
 from fercore.quiz import DECK_FACE, QuizError, QuizPool, pool_of
@@ -92,7 +92,7 @@ def read_photo(name: str, raw: bytes, label: int | str) -> Photo:
     """The faces in one photo's bytes; a photo without a usable face gets its reason."""
     label = INDEX[label] if isinstance(label, str) else int(label)
     try:
-        image = fit_within(decode_image(raw))
+        image = decode_image(raw, within=KEPT_SIDE)
     except ImageError as exc:
         return _refused(name, label, _skip_of(exc), str(exc))
     gray = to_gray(image)
@@ -301,7 +301,7 @@ def _read_crop(name: str, raw: bytes | None, label: int) -> Photo:
     try:
         if raw is None:
             raise ImageError(f"The file is larger than {MAX_FILE_MB} MB.")
-        image = decode_image(raw)
+        image = decode_image(raw, within=KEPT_SIDE)  # a crop, but any picture may be in the zip
     except ImageError as exc:
         return _refused(name, label, _skip_of(exc), str(exc))
     rgb = cv2.resize(to_rgb(image), (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_AREA)

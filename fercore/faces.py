@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from fercore.errors import ArtifactError
-from fercore.images import face_to_input
+from fercore.images import face_to_input, give_memory_back
 
 DETECTOR_FILE = Path(__file__).resolve().parent.parent / "models" / "face_detection_yunet_2023mar.onnx"
 FINE_SIDE = 2048  # the photo's longest side for the fine pass; 2-megapixel photos run unshrunk
@@ -126,13 +126,27 @@ def _detector() -> cv2.FaceDetectorYN:
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # OpenCV 5 warns of CPU targets
         try:
-            _local.detector = cv2.FaceDetectorYN.create(str(DETECTOR_FILE), "", (320, 320), SCORE, 0.3, 5000)
+            _local.detector = _ThreadDetector(
+                cv2.FaceDetectorYN.create(str(DETECTOR_FILE), "", (320, 320), SCORE, 0.3, 5000))
         except cv2.error:
             raise ArtifactError(f"The face detector's weights are missing or damaged ({DETECTOR_FILE.name}): "
                                 "`git checkout models/` restores them.") from None
         finally:
             cv2.utils.logging.setLogLevel(level)
-    return _local.detector
+    return _local.detector.yunet
+
+
+class _ThreadDetector:
+    """A thread's YuNet. It keeps buffers for the largest view it read (about 250 MB after a 2048-px photo)
+    while its thread lives; when the thread ends (Streamlit runs each page run in a new one), that memory is
+    handed back to the system: glibc would otherwise keep it in the thread's arena."""
+
+    def __init__(self, yunet: cv2.FaceDetectorYN):
+        self.yunet = yunet
+
+    def __del__(self, give_back=give_memory_back):  # bound now: module globals may be gone at exit
+        self.yunet = None  # freed first, so that there is something to give back
+        give_back()
 
 
 def _detect(gray: np.ndarray) -> list[np.ndarray]:

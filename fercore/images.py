@@ -1,13 +1,18 @@
 """Decoding images people bring (any common format, size or mode) into upright arrays, safely."""
 from __future__ import annotations
 
+import ctypes
 import io
+import math
 import logging
+import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from fercore.errors import ImageError
 from fercore.labels import FACE_SIZE
@@ -23,10 +28,25 @@ MIN_SIDE = 16
 # Decoded uploads are kept at most this long a side: a screen's worth, and all that face finding reads
 # (fercore.faces.FINE_SIDE). A 56-megapixel photo then holds about 10 MB of memory, not 170.
 KEPT_SIDE = 2048
+# A decode this big (after a JPEG's reduced decode) holds over 60 MB (Pillow keeps RGB at 4 bytes a pixel):
+# only HEAVY_DECODES of them run at once in a process, so a few huge uploads cannot stack up their memory.
+# A 12-megapixel phone photo stays under it.
+HEAVY_PIXELS = 16_000_000
+HEAVY_DECODES = 1
+HEAVY_WAIT_S = 60
+STRIP_PIXELS = 1 << 20  # a large image is made RGB or L and reduced a strip of about this size at a time
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that makes the photo upright
+_SIDEWAYS = {Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE,
+             Image.Transpose.ROTATE_90}
 
 
-def decode_image(raw: bytes) -> Image.Image:
-    """Bytes -> an upright RGB or L PIL image. Raises ImageError with a message for a person."""
+def decode_image(raw: bytes, within: int | None = None) -> Image.Image:
+    """Bytes -> an upright RGB or L PIL image, shrunk (aspect kept) to at most `within` pixels a side when
+    given. A larger image is decoded reduced where the format allows (JPEG at 1/2, 1/4 or 1/8 scale) and
+    otherwise reduced straight after decoding, so no full-size copy outlives the decode.
+    Raises ImageError with a message for a person."""
     if not raw:
         raise ImageError("The file is empty.")
     if len(raw) > MAX_FILE_MB * 1024 * 1024:
@@ -43,12 +63,144 @@ def decode_image(raw: bytes) -> Image.Image:
     except Exception as exc:  # parsers of untrusted bytes raise many types
         raise _damaged(exc) from None
     _check_size(*image.size)  # from the header, before any pixel is decoded
+    full_size = image.size
+    drafted = _draft(image, within) if within and image.format in ("JPEG", "MPO") else 1  # MPO: a phone's JPEG
+    with _heavy_slot(_heavy(image)):
+        try:
+            upright = _decoded_upright(image, full_size, drafted, within)
+        except Exception as exc:
+            image.close()
+            raise _damaged(exc) from None
+        del image  # before the slot gives memory back: a WebP's decoder holds a full-size canvas until then
+        return upright
+
+
+def _heavy(image: Image.Image) -> bool:
+    # Pillow's WebP decode holds four full-size copies at once (libwebp's two canvases, the frame's bytes and
+    # the image); other formats hold one.
+    return image.width * image.height * (4 if image.format == "WEBP" else 1) > HEAVY_PIXELS
+
+
+def _draft(jpeg: Image.Image, side: int) -> float:
+    """Asks libjpeg for the smallest of 1/2, 1/4, 1/8 scale that keeps the longest side at least `side`;
+    returns how many times smaller the decode will be."""
+    width, height = jpeg.size
+    scale = max(width, height) / side
+    if scale < 2:
+        return 1
+    drafted = jpeg.draft(None, (max(1, int(width / scale)), max(1, int(height / scale))))
+    return width / drafted[1][2] if drafted else 1  # its box: the whole image, in the decode's pixels
+
+
+def _decoded_upright(image: Image.Image, full_size: tuple[int, int], drafted: float,
+                     within: int | None) -> Image.Image:
+    """The pixels made RGB or L, shrunk to `within` a side if given (to the size fit_within gives the whole
+    image) and turned upright. The full-size decode is let go before the final resize."""
+    image.load()  # Pillow's LOAD_TRUNCATED_IMAGES stays False, so a cut-short file raises here
+    turn = _TRANSPOSE.get(image.getexif().get(0x0112))  # phones store portrait shots sideways plus a tag
+    factor = max(1, max(image.size) // within) if within else 1
+    small = _normalised_and_reduced(image, factor)
+    if small is not image:
+        image.close()  # frees the decoded buffer now, not whenever the last reference goes
+    if within:
+        small = _fitted(small, full_size, drafted * factor, within, turn in _SIDEWAYS)
+    return small.transpose(turn) if turn is not None else small
+
+
+def _fitted(small: Image.Image, full_size: tuple[int, int], scale: float, side: int, sideways: bool) -> Image.Image:
+    """`small`, the whole image reduced `scale` times (its last row and column of blocks maybe partial), at the
+    size fit_within gives the upright whole image, read from exactly the area the whole image covers."""
+    width, height = full_size
+    size = _fitted_size(height, width, side)[::-1] if sideways else _fitted_size(width, height, side)
+    if size == small.size:
+        return small
+    return small.resize(size, Image.Resampling.LANCZOS, box=(0, 0, width / scale, height / scale))
+
+
+def _fitted_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size Image.thumbnail((side, side)) makes of width x height: aspect kept, rounded as Pillow rounds."""
+    if width <= side and height <= side:
+        return width, height
+    aspect = width / height
+    if width <= height:
+        return _nearest(side * aspect, lambda n: abs(aspect - n / side)), side
+    return side, _nearest(side / aspect, lambda n: abs(aspect - side / n) if n else 0)
+
+
+def _nearest(number: float, error) -> int:
+    return max(min(math.floor(number), math.ceil(number), key=error), 1)
+
+
+def _normalised_and_reduced(image: Image.Image, factor: int) -> Image.Image:
+    """RGB or L, reduced `factor` times by averaging, made a strip at a time: beside the decoded image only
+    a strip and the result are held (converting a whole 60-megapixel RGBA image copies it twice over)."""
+    if factor == 1 and image.mode in ("RGB", "L"):
+        return image
+    value_range = _value_range(image)
+    width, height = image.size
+    rows = factor * max(1, STRIP_PIXELS // (width * factor))  # whole blocks: as if reduced in one go
+    out = None
+    for top in range(0, height, rows):
+        strip = _normalise_mode(image.crop((0, top, width, min(top + rows, height))), value_range).reduce(factor)
+        if out is None:
+            out = Image.new(strip.mode, (-(-width // factor), -(-height // factor)))
+        out.paste(strip, (0, top // factor))
+    return out
+
+
+_heavy_slots = threading.BoundedSemaphore(HEAVY_DECODES)
+_heavy_lock = threading.Lock()
+_heavy_running = 0
+
+
+@contextmanager
+def _heavy_slot(heavy: bool):
+    """For a heavy decode: waits for one of HEAVY_DECODES slots, and afterwards gives the freed memory back."""
+    if not heavy:
+        yield
+        return
+    if not _heavy_slots.acquire(timeout=HEAVY_WAIT_S):
+        raise ImageError("The server is busy reading other very large photos: try again in a minute, "
+                         "or choose a smaller photo.")
+    _count_heavy(1)
     try:
-        image.load()  # Pillow's LOAD_TRUNCATED_IMAGES stays False, so a cut-short file raises here
-        ImageOps.exif_transpose(image, in_place=True)  # phones store portrait shots sideways plus a tag
-        return _normalise_mode(image)
-    except Exception as exc:
-        raise _damaged(exc) from None
+        yield
+    finally:
+        _count_heavy(-1)
+        give_memory_back()
+        _heavy_slots.release()
+
+
+def _count_heavy(change: int) -> None:
+    global _heavy_running
+    with _heavy_lock:
+        _heavy_running += change
+
+
+def heavy_decodes_running() -> int:
+    """How many heavy decodes hold a slot now (at most HEAVY_DECODES)."""
+    return _heavy_running
+
+
+def _libc_malloc_trim():
+    """glibc's malloc_trim, or None where there is none (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _libc_malloc_trim()
+
+
+def give_memory_back() -> None:
+    """Hands freed memory back to the system. glibc keeps it in each thread's arena for reuse, so a server
+    that decoded a huge photo in a session's thread would go on holding its size. (Pillow's own block cache
+    is off by default: Image.core.get_blocks_max() is 0.)"""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _has_supported_signature(raw: bytes) -> bool:
@@ -78,25 +230,32 @@ def _damaged(exc: Exception) -> ImageError:
     return ImageError("The image file is damaged or cut short and cannot be read.")
 
 
-def _normalise_mode(image: Image.Image) -> Image.Image:
+def _normalise_mode(image: Image.Image, value_range: tuple[float, float] | None) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", image.size, "white")  # transparent areas read as white paper
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     if image.mode.startswith("I") or image.mode == "F":
-        return _high_depth_to_gray(image)
+        return _high_depth_to_gray(image, value_range)
     return image if image.mode in ("RGB", "L") else image.convert("RGB")
 
 
-def _high_depth_to_gray(image: Image.Image) -> Image.Image:
-    """16-bit keeps its brightness (Pillow's own convert clips everything above 255 to white);
-    32-bit integer or float has no fixed range, so its own range is stretched to 0-255."""
-    values = np.asarray(image, dtype=np.float64)
+def _value_range(image: Image.Image) -> tuple[float, float] | None:
+    """For 16- and 32-bit images, the values that become black and white, taken from the whole image before
+    it is converted in strips. 16-bit keeps its brightness (Pillow's own convert clips everything above 255
+    to white); 32-bit integer or float has no fixed range, so its own range is stretched to 0-255."""
     if image.mode.startswith("I;16"):
-        low, high = 0.0, 65535.0
-    else:
-        low, high = values.min(), max(values.max(), values.min() + 1)
+        return 0.0, 65535.0
+    if image.mode.startswith("I") or image.mode == "F":
+        low, high = image.getextrema()
+        return float(low), max(float(high), float(low) + 1)
+    return None
+
+
+def _high_depth_to_gray(image: Image.Image, value_range: tuple[float, float]) -> Image.Image:
+    low, high = value_range
+    values = np.asarray(image, dtype=np.float64)
     return Image.fromarray(np.round((values - low) / (high - low) * 255).astype(np.uint8), "L")
 
 

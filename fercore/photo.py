@@ -10,7 +10,7 @@ import numpy as np
 
 from fercore.explain import explain_faces, landmarks_in_crop, overlay
 from fercore.faces import Face, find_faces, whole_image_face
-from fercore.images import decode_image, fit_within, to_gray, to_rgb
+from fercore.images import KEPT_SIDE, decode_image, to_gray, to_rgb
 from fercore.labels import EMOTIONS
 
 if TYPE_CHECKING:  # fercore.predict loads TensorFlow; the caller brings the loaded Predictor
@@ -47,7 +47,7 @@ def analyse_photo(raw: bytes, predictor: Predictor, max_faces: int = 20,
                   classify_whole_if_none: bool = False, tta: bool = True) -> PhotoAnalysis:
     """Raises ImageError for bytes that are not a usable image. Nothing is written to disk; a large photo
     is kept screen-sized (fercore.images.KEPT_SIDE), and boxes are in that copy's pixels."""
-    image = fit_within(decode_image(raw))
+    image = decode_image(raw, within=KEPT_SIDE)  # a huge photo is never held full-size for long
     gray = to_gray(image)
     faces, found = find_faces(gray, max_faces)
     whole_image = not faces and classify_whole_if_none

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from fercore.errors import ImageError
-from fercore.images import decode_image, face_to_input, read_gray, to_gray, to_rgb
+from fercore.images import (KEPT_SIDE, MIN_SIDE, decode_image, face_to_input, fit_within, read_gray, to_gray,
+                            to_rgb)
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -167,3 +168,72 @@ def test_face_to_input_takes_the_centred_square():
 def test_a_file_over_the_photo_limit_is_refused_before_decoding():
     with pytest.raises(ImageError, match="photos up to 20 MB"):
         decode_image(b"\xff\xd8\xff" + bytes(21 * 1024 * 1024))
+
+
+def busy_rgb(width=360, height=240) -> Image.Image:
+    """Smooth shapes with sharp edges: what shrinking changes, and what it must not."""
+    rgb = np.asarray(gradient_rgb(width, height)).copy()
+    rgb[height // 4 : height // 2, width // 5 : width // 2] = (250, 250, 30)
+    rgb[height // 2 :, width // 2 : width // 2 + 30] = (20, 20, 200)
+    return Image.fromarray(rgb, "RGB")
+
+
+def as_mode(image: Image.Image, mode: str) -> Image.Image:
+    if mode == "RGBA":  # the right third transparent: it reads as white paper
+        rgba = image.convert("RGBA")
+        rgba.putalpha(Image.fromarray(np.where(np.arange(image.width) < image.width * 2 // 3, 255, 0)
+                                      .astype(np.uint8)[None, :].repeat(image.height, 0)))
+        return rgba
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
+    if mode == "F":
+        return Image.fromarray(np.asarray(image.convert("L"), np.float32) / 10)
+    if mode == "P":
+        palette = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+        palette.info["transparency"] = palette.getpixel((0, 0))
+        return palette
+    if mode == "1":  # thresholded: dithering's pixel noise would say nothing about shrinking
+        return image.convert("L").convert("1", dither=Image.Dither.NONE)
+    return image.convert(mode)
+
+
+@pytest.mark.parametrize("mode, fmt", [("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("L", "PNG"), ("1", "PNG"),
+                                       ("I;16", "PNG"), ("F", "TIFF"), ("CMYK", "TIFF"), ("RGB", "WEBP"),
+                                       ("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG")])
+def test_reading_within_a_side_matches_the_whole_image_read_then_shrunk(mode, fmt):
+    raw = encode(as_mode(busy_rgb(), mode), fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    for within in (100, 150):  # reduced 3 times then resized, and 2 times (or a 1/2-scale JPEG) then resized
+        reduced = decode_image(raw, within=within)
+        whole = fit_within(decode_image(raw), within)
+        assert reduced.size == whole.size and max(reduced.size) == within and reduced.mode == whole.mode
+        difference = np.abs(np.asarray(reduced, float) - np.asarray(whole, float))
+        assert difference.mean() < 1.5 and np.percentile(difference, 99) < 24  # edges move by under a pixel
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_reading_within_a_side_gives_the_size_the_whole_image_shrunk_has(fmt):
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        width, height = (int(v) for v in rng.integers(MIN_SIDE, 1000, 2))
+        within = int(rng.integers(MIN_SIDE, 400))
+        raw = encode(Image.new("RGB", (width, height), (90, 140, 200)), fmt)
+        assert decode_image(raw, within=within).size == fit_within(decode_image(raw), within).size, (width, height)
+
+
+def test_reading_within_a_side_leaves_smaller_images_as_they_are():
+    raw = encode(busy_rgb(), "PNG")
+    np.testing.assert_array_equal(to_rgb(decode_image(raw, within=KEPT_SIDE)), np.asarray(busy_rgb()))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("orientation, expected_corner", [(1, (0, 0)), (3, (-1, -1)), (6, (0, -1)), (8, (-1, 0))])
+def test_a_reduced_reading_is_turned_upright_too(fmt, orientation, expected_corner):
+    stored = np.zeros((400, 600), np.uint8)  # landscape as stored, bright block in its top-left corner
+    stored[:100, :100] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    upright = to_gray(decode_image(encode(Image.fromarray(stored), fmt, exif=exif), within=60))
+    assert upright.shape == ((40, 60) if orientation in (1, 3) else (60, 40))
+    rows = slice(0, 8) if expected_corner[0] == 0 else slice(-8, None)
+    cols = slice(0, 8) if expected_corner[1] == 0 else slice(-8, None)
+    assert upright[rows, cols].mean() > 200 and upright.mean() < 60
