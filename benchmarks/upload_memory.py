@@ -101,7 +101,7 @@ def main():
         for work, name, raw, visitors in cases(args.side):
             m = measure(work, raw, visitors, small)
             print(f"    {work:<6} {name:<15} ({len(raw) // 1024:>4} KB), {visitors} at once: held {m['before']:>3} MB "
-                  f"before, peak +{m['peak']:>4} MB, after +{m['after']:>3} MB, {m['seconds']:.1f} s")
+                  f"before, peak {m['peak']:+5d} MB, after {m['after']:+4d} MB, {m['seconds']:.1f} s")
     print(f"({time.perf_counter() - started:.0f} s in all)")
 
 
