@@ -32,6 +32,10 @@ KEPT_SIDE = 2048
 # only HEAVY_DECODES of them run at once in a process, so a few huge uploads cannot stack up their memory.
 # A 12-megapixel phone photo stays under it.
 HEAVY_PIXELS = 16_000_000
+# Neither Pillow nor OpenCV decodes a WebP reduced, and Pillow holds four full-size copies while it decodes
+# one (_heavy): a 60-megapixel WebP of 2 KB took 900 MB. At this limit one takes about 250 MB, as a PNG at
+# MAX_PIXELS does; a phone's 12-megapixel WebP passes.
+MAX_WEBP_PIXELS = HEAVY_PIXELS
 HEAVY_DECODES = 1
 HEAVY_WAIT_S = 60
 STRIP_PIXELS = 1 << 20  # a large image is made RGB or L and reduced a strip of about this size at a time
@@ -63,6 +67,9 @@ def decode_image(raw: bytes, within: int | None = None) -> Image.Image:
     except Exception as exc:  # parsers of untrusted bytes raise many types
         raise _damaged(exc) from None
     _check_size(*image.size)  # from the header, before any pixel is decoded
+    if image.format == "WEBP" and image.width * image.height > MAX_WEBP_PIXELS:
+        raise ImageError(f"This WebP image is too large ({image.width}x{image.height} pixels): fercore reads WebP "
+                         f"up to {MAX_WEBP_PIXELS // 1_000_000} megapixels. Save it as JPEG or PNG, or make it smaller.")
     full_size = image.size
     drafted = _draft(image, within) if within and image.format in ("JPEG", "MPO") else 1  # MPO: a phone's JPEG
     with _heavy_slot(_heavy(image)):

@@ -19,8 +19,8 @@ from PIL import Image
 from test_faces import findable, iou, noisy_canvas, paste, public_faces
 
 from fercore.faces import find_faces
-from fercore.images import (HEAVY_DECODES, HEAVY_PIXELS, KEPT_SIDE, decode_image, fit_within, heavy_decodes_running,
-                            to_gray)
+from fercore.images import (HEAVY_DECODES, HEAVY_PIXELS, KEPT_SIDE, MAX_WEBP_PIXELS, ImageError, decode_image,
+                            fit_within, heavy_decodes_running, to_gray)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 
@@ -99,6 +99,18 @@ def test_the_photo_page_gives_back_its_memory_after_three_huge_uploads(files):
     """Three visitors' threads on the "Your photo" page's work: the face detector's buffers for a 2048-px
     photo (about 250 MB a thread) are handed back when the threads end, not kept by glibc."""
     assert measure(files, "rgb.png", "page", visitors=3)["after"] < 24  # it was 34 to 111 MB
+
+
+def test_a_webp_too_large_to_decode_reduced_is_refused_before_decoding_and_a_phones_passes():
+    def webp(width, height):
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), (90, 60, 30)).save(buffer, "WEBP", lossless=True)
+        return buffer.getvalue()
+
+    side = int(np.sqrt(MAX_WEBP_PIXELS)) + 1
+    with pytest.raises(ImageError, match="This WebP image is too large .* Save it as JPEG or PNG"):
+        decode_image(webp(side, side), within=KEPT_SIDE)
+    assert decode_image(webp(4000, 3000), within=KEPT_SIDE).width == KEPT_SIDE  # a phone's 12 megapixels
 
 
 def test_only_so_many_heavy_decodes_run_at_once():
