@@ -37,10 +37,12 @@ def _model_loading(path: str, modified: float) -> Future:
         try:
             from fercore.predict import Predictor  # TensorFlow loads here, not on the page's thread
 
-            loading.set_result(Predictor.from_path(path))
-            _LOG.info("%s (%s, %.1f s).", MODEL_LOADED, path, time.perf_counter() - started)
+            predictor = Predictor.from_path(path)
         except Exception as exc:  # an ArtifactError, explained wherever the model is needed
             loading.set_exception(exc)
+            return
+        _LOG.info("%s (%s, %.1f s).", MODEL_LOADED, path, time.perf_counter() - started)
+        loading.set_result(predictor)
 
     threading.Thread(target=load, name="fercore-model-load", daemon=True).start()
     return loading
