@@ -45,6 +45,9 @@ QUIZ_STYLE = f"""<style>
   }}
 }}
 @media {PHONE} {{
+  /* A phone held upright: the face (and in the reveal its heatmap) is sized so that it, the question and a
+     row of choices fit the first screen; 560 px is the page above and below it. svh: with the browser's bars. */
+  .st-key-square-question {{ max-width: max(200px, calc(100svh - 560px)); margin-inline: auto; }}
   .st-key-readings [data-testid="stColumn"] {{ min-width: 0; }}
   .st-key-readings [data-testid="stMetricValue"] {{ font-size: 1.5rem; }}
   .st-key-readings [data-testid="stMetricLabel"] * {{ white-space: normal; }}
