@@ -15,7 +15,7 @@ from ui.dataset_panel import dataset_panel
 from ui.display import read_aloud
 from ui import charts
 from ui.learner import signed_in_learner
-from ui.pictures import square_pictures
+from ui.pictures import inline, square_pictures
 from ui.problems import problem_kept, show_problem
 from ui.screen import QUIZ_STYLE
 from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
@@ -237,7 +237,10 @@ def show_heatmap(question):
     explained = kept[1]
     emotion = EMOTIONS[explained.class_index]
     looked = f"Where the model looked for {emotion} (outlined). {explained.words}"
-    st.image(overlay(enlarged(shown(question)), explained.heatmap, 0.45), width="stretch", caption=looked,
+    # Inline, not a media file: the picture comes with its caption, and no later run can drop it before the
+    # browser has fetched it (ui.pictures.inline)
+    picture = inline(overlay(enlarged(shown(question)), explained.heatmap, 0.45))
+    st.image(picture, width="stretch", caption=looked,
              alt=f"The same face under a heatmap: dimmed except where the model looked for {emotion}, which is "
              f"outlined. {explained.words}")
 

@@ -40,6 +40,10 @@ def test_answering_reveals_label_guess_and_model_and_is_stored(quiz_env):
     guess = choices[0].label.lower()
     choices[0].click()
     app.run()
+    # The heatmap comes inside the reveal's message, not as a media file a later run may drop before the
+    # browser fetched it (a blank heatmap under its caption)
+    heatmap = [img for element in app.get("image") for img in element.proto.imgs if "heatmap" in img.alt]
+    assert len(heatmap) == 1 and heatmap[0].url.startswith("data:image/png;base64,")
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["You chose"] == guess
     assert metrics["Dataset label"] in EMOTIONS and metrics["The model read"] in EMOTIONS
