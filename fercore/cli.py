@@ -1,4 +1,4 @@
-"""python -m fercore {data,train,teachers,tune,evaluate,calibrate,card,predict} ...
+"""python -m fercore {data,train,teachers,tune,evaluate,calibrate,card,predict,export-onnx} ...
 
 Heavy modules (TensorFlow) are imported inside each command so `--help` answers at once.
 """
@@ -155,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--heatmap", metavar="OUT.png", help="save the photo with boxes and heatmaps "
                    "(with several photos: OUT-1.png, OUT-2.png, ...)")
     p.set_defaults(run=_predict)
+
+    p = sub.add_parser("export-onnx", help="the model as an ONNX file (faces in, probabilities out, any batch "
+                                           "size), for onnxruntime or a browser")
+    p.add_argument("--model", metavar="MODEL.keras", help="default: the model the app uses")
+    p.add_argument("--out", required=True, metavar="OUT.onnx",
+                   help="kept as it is when it already holds the export of this very model file")
+    p.set_defaults(run=_export_onnx)
     return parser
 
 
@@ -471,6 +478,20 @@ def _predict(args) -> int:
             _write_png(out, heatmaps_on_photo(analysis))
     print(json.dumps(rows) if args.json else "\n".join(_describe_row(row) for row in rows))
     return 1 if failures else 0
+
+
+def _export_onnx(args) -> int:
+    from fercore.onnx_export import export_onnx
+    from fercore.registry import active_model_path
+
+    model = args.model or active_model_path()
+    result = export_onnx(model, args.out)
+    size = f"{result.path.stat().st_size / 1e6:.1f} MB"
+    if result.cached:
+        print(f"{result.path} ({size}) is already the export of {model} (digest {result.model_digest}); kept")
+    else:
+        print(f"exported {model} (digest {result.model_digest}) to {result.path} ({size}) in {result.seconds:.1f} s")
+    return 0
 
 
 def _landmarks(face) -> dict:
