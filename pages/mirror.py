@@ -96,7 +96,10 @@ context = webrtc_streamer(key="live-mirror", mode=WebRtcMode.SENDRECV, rtc_confi
                           video_frame_callback=in_background(live.video), on_video_ended=live.stop,
                           translations=TRANSLATIONS, media_toggle_controls=False,
                           video_html_attrs={"autoPlay": True, "muted": True, "controls": False,
-                                            "style": {"width": "100%"}})
+                                            # the video, its meter and Stop on one laptop screen: --page-room
+                                            # is the page's height below the frame (ui/screen.py)
+                                            "style": {"width": "100%", "maxHeight":
+                                                      "max(240px, calc(var(--page-room, 100vh) - 4.5rem))"}})
 if context.state.playing:
     meter_and_goal(live)
 else:

@@ -80,6 +80,12 @@ _FRAME_BUTTONS_JS = """
 export default function({ data }) {
   const query = matchMedia(data.query), id = "fercore-finger-sized-buttons", watching = new Map();
   const fitHeight = frame => {
+    // The page's height below the frame's top (at the page's top), for the frame's own styles: its 100vh is
+    // only the frame's height. The video is capped with it, so that its meter and Stop fit the screen.
+    const scroller = frame.closest("[data-testid='stMain']"), doc = frame.contentDocument;
+    const room = `${Math.round(innerHeight - frame.getBoundingClientRect().top - (scroller?.scrollTop || 0))}px`;
+    if (doc?.documentElement && doc.documentElement.style.getPropertyValue("--page-room") !== room)
+      doc.documentElement.style.setProperty("--page-room", room);
     const height = frame.contentDocument?.body?.scrollHeight;
     if (height && frame.height !== String(height)) frame.height = height;
   };
@@ -97,14 +103,17 @@ export default function({ data }) {
     if (style && !query.matches) style.remove();
     if (!style && query.matches)
       doc.head.append(Object.assign(doc.createElement("style"), { id, textContent: data.css }));
+    fitHeight(frame);
   });
   const loaded = event => { if (event.target.matches?.(data.frames)) fit(); };
   fit();
   document.addEventListener("load", loaded, true);  // a frame's load doesn't bubble; it is seen on its way down
   query.addEventListener("change", fit);
+  addEventListener("resize", fit);
   return () => {
     document.removeEventListener("load", loaded, true);
     query.removeEventListener("change", fit);
+    removeEventListener("resize", fit);
     watching.forEach(({ doc, stop }) => { stop(); doc.getElementById(id)?.remove(); });
   };
 }
