@@ -1,38 +1,28 @@
-"""fercore: practise reading facial emotions. Start with `streamlit run app.py`."""
+"""fercore: practise reading facial emotions. Start with `streamlit run app.py`.
+
+The server. Soon after it starts, the model the app uses loads in the background (TensorFlow takes seconds
+to load), so that the first learner's first answer does not wait for it: once the first page is drawn
+(navigation.py), or after QUIET_START_S if nobody has come by then. Not at once: loading holds Python's
+lock for seconds, and a first visitor's page would wait. The pages and their navigation are the app's
+script, navigation.py."""
+import threading
+from contextlib import asynccontextmanager
+
 import streamlit as st
 
-from ui.cache_clearing import refuse_visitors_clearing_caches
-from ui.display import display_choices
-from ui.resources import warm_model
-from ui.screen import fit_screen
+QUIET_START_S = 5.0
 
-st.set_page_config(page_title="fercore: reading facial emotions", page_icon="🙂", layout="wide")
-refuse_visitors_clearing_caches()
 
-# One flat list: with sections, Streamlit nests the headings and links in a way axe-core reports as a
-# broken list (rules list and listitem), which screen readers announce wrongly.
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/quiz.py", title="Quiz", icon=":material/quiz:"),
-    st.Page("pages/progress.py", title="Progress", icon=":material/insights:"),
-    st.Page("pages/upload.py", title="Your photo", icon=":material/photo_camera:"),
-    st.Page("pages/mirror.py", title="Live mirror", icon=":material/video_camera_front:"),
-    st.Page("pages/educator.py", title="Class sessions", icon=":material/groups:"),
-    st.Page("pages/classes.py", title="Classes", icon=":material/school:"),
-    st.Page("pages/decks.py", title="Practice decks", icon=":material/style:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/about.py", title="About the model", icon=":material/info:"),
-]
-# Streamlit forgets a widget's value once its page is left; setting these again on every run keeps the
-# quiz's class code and settings while the learner visits another page.
-QUIZ_SETTINGS = ("class_code", "level", "focus", "show_heatmap", "no_scores")
-for key in QUIZ_SETTINGS:
-    if key in st.session_state:
-        st.session_state[key] = st.session_state[key]
-page = st.navigation(PAGES)
-display_choices()  # the sidebar's display switches, for every page
-fit_screen()  # tablets and phones: the navigation folds away, finger-sized buttons
-try:
-    page.run()
-finally:  # once the first page is drawn (st.stop included): the model loads before the first answer needs it
-    warm_model()
+@asynccontextmanager
+async def starting(_app):
+    from ui.cache_clearing import refuse_visitors_clearing_caches
+    from ui.resources import warm_model
+
+    refuse_visitors_clearing_caches()
+    loading = threading.Timer(QUIET_START_S, warm_model)
+    loading.daemon = True
+    loading.start()
+    yield
+
+
+app = st.App("navigation.py", lifespan=starting)

@@ -26,7 +26,7 @@ LINKS = [
 for column, (page, label, icon) in zip(st.columns(3) * 2, LINKS):
     try:
         column.page_link(page, label=label, icon=icon)
-    except StreamlitAPIException:  # this page run on its own, without app.py's navigation
+    except StreamlitAPIException:  # this page run on its own, without navigation.py
         column.markdown(f"{label}: open it from `streamlit run app.py`")
 
 missing_data = dataset_problem()  # the set-up check: without FER2013 the quiz has no faces to show

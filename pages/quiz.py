@@ -26,7 +26,7 @@ LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: f
                4: "4: all seven emotions, any face"}
 FACE_PIXELS = 288  # 6x the 48x48 original
 
-# Set here, not as widget defaults: app.py keeps these when the learner visits another page.
+# Set here, not as widget defaults: navigation.py keeps these when the learner visits another page.
 for key, default in {"level": 1, "show_heatmap": True, "no_scores": False}.items():
     st.session_state.setdefault(key, default)
 st.html(QUIZ_STYLE)

@@ -3,16 +3,26 @@ import keras
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from browser import app_server, wait_for_log
+
 from fercore.artifact import save_artifact
 from fercore.model import build_model, hyperparameters
 
 
 def test_app_starts_on_the_home_page_with_a_way_into_each_page():
-    app = AppTest.from_file("../app.py", default_timeout=60).run()
+    app = AppTest.from_file("../navigation.py", default_timeout=60).run()
     assert not app.exception
     assert "Reading facial emotions" in app.title[0].value
     links = {link.proto.label for link in app.get("page_link")}
     assert len(links) == 6 and "Practise with the quiz" in links
+
+
+def test_a_server_loads_the_model_as_it_starts_before_any_page_or_answer_needs_it(tmp_path):
+    from ui.resources import MODEL_LOADED
+
+    log = tmp_path / "streamlit.log"
+    with app_server({"FER_DB": str(tmp_path / "progress.sqlite3"), "FER_E2E_LOG": str(log)}):
+        wait_for_log(log, MODEL_LOADED, timeout=120)  # nobody has opened a page
 
 
 def _about_page(monkeypatch, tmp_path, **private_extra):
@@ -91,7 +101,7 @@ def test_display_choices_change_the_page_and_come_back_with_the_nickname(monkeyp
 
 
 def a_page_with_display_choices():
-    """What app.py does before every page (AppTest reruns only the page of a navigation app)."""
+    """What navigation.py does before every page (AppTest reruns only the page of a navigation app)."""
     from ui.display import display_choices
 
     display_choices()

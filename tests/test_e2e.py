@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
-from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium, settled, wait_for_log
+from browser import CHROMIUM, PAGES, PROJECT_ROOT, app_server, chromium, settled
 from deck_photos import labelled_faces, photos_zip
 from test_faces import findable, noisy_canvas, paste, public_faces
 from test_photo import jpeg
 
 from fercore.labels import EMOTIONS
 from fercore.store import Store
-from ui.resources import MODEL_LOADED
 
 SHOTS = PROJECT_ROOT / "test-output" / "e2e"
 WAIT_MS = 120_000  # a 2-core CI machine loads TensorFlow and reads 7,178 quiz faces on first use
@@ -224,15 +223,6 @@ def test_a_bookmarked_page_opens_inside_the_app_even_as_a_fresh_servers_first_vi
         page.get_by_text("Display", exact=True).wait_for()  # app.py's display choices
         no_traceback(page)
         accessible(page, "Quiz opened by its address")
-
-
-def test_a_fresh_servers_first_page_loads_the_model_in_the_background_before_any_answer_needs_it(browser, tmp_path):
-    env = {"FER_DB": str(tmp_path / "progress.sqlite3"), "FER_TRAINED_DIR": str(tmp_path / "trained"),
-           "FER_E2E_LOG": str(tmp_path / "streamlit.log")}
-    with new_page(browser) as page, app_server(env) as (url, _):
-        page.goto(url)
-        page.get_by_role("heading", name=PAGES["Home"]).wait_for()
-        wait_for_log(env["FER_E2E_LOG"], MODEL_LOADED, timeout=WAIT_MS / 1000)  # nobody has answered or uploaded
 
 
 def test_a_learner_answers_three_questions_and_sees_each_reveal(page, app):

@@ -11,7 +11,7 @@ REFUSED = "Refused a browser's request to clear the server's caches"
 
 
 def refuse_visitors_clearing_caches() -> None:
-    """Once per server process (app.py): the message is answered with a line in the server's log, no more."""
+    """Once per server process, as it starts (app.py): the message is answered with a line in the server's log, no more."""
     AppSession._handle_clear_cache_request = _refuse
 
 

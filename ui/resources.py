@@ -1,6 +1,6 @@
 """Things every page shares, most created once per server process by st.cache_resource.
 
-Pages import these instead of globals from app.py, so each page also runs on its own.
+Pages import these instead of globals from navigation.py, so each page also runs on its own.
 """
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def _model_loading(path: str, modified: float) -> Future:
     def load():
         started = time.perf_counter()
         try:
-            from fercore.predict import Predictor  # TensorFlow loads here, not on the page's thread
-
-            predictor = Predictor.from_path(path)
+            predictor = _ready_predictor(path)
         except Exception as exc:  # an ArtifactError, explained wherever the model is needed
             loading.set_exception(exc)
             return
@@ -48,14 +46,28 @@ def _model_loading(path: str, modified: float) -> Future:
     return loading
 
 
+def _ready_predictor(path: str):
+    """The model, with its reading and its heatmap traced once on a blank face: TensorFlow traces each on first
+    use (about 2 s here), which a learner's first reveal would otherwise wait for."""
+    import numpy as np
+
+    from fercore.explain import explain_face
+    from fercore.predict import Predictor  # TensorFlow loads here, not on the page's thread
+
+    predictor = Predictor.from_path(path)
+    blank = np.full((1, 48, 48), 128, np.uint8)
+    explain_face(predictor.model, blank[0], predictor.probabilities(blank)[0])
+    return predictor
+
+
 def _active_model_loading() -> Future:
     path = registry.active_model_path()
     return _model_loading(str(path), path.stat().st_mtime if path.exists() else 0.0)
 
 
 def warm_model() -> None:
-    """Start loading the model the app uses, without waiting: app.py does it after every page, so that it is
-    ready before a learner's first answer or photo needs it."""
+    """Start loading the model the app uses, without waiting: app.py does it as the server starts and
+    navigation.py after every page, so that it is ready before a learner's first answer or photo needs it."""
     _active_model_loading()
 
 

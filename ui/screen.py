@@ -130,7 +130,7 @@ def fit_video_buttons() -> None:
 
 
 def fit_screen() -> None:
-    """Once per run from app.py, after the sidebar's own content: styles, and the sidebar's starting state."""
+    """Once per run from navigation.py, after the sidebar's own content: styles, and the sidebar's starting state."""
     st.html(_STYLE)
     folds = bool(st.session_state.get("fold_navigation", {}).get("folds"))
     with st.sidebar:
