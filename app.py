@@ -15,9 +15,14 @@ QUIET_START_S = 5.0
 
 @asynccontextmanager
 async def starting(_app):
+    from streamlit.runtime.pages_manager import PagesManager
+
     from ui.cache_clearing import refuse_visitors_clearing_caches
     from ui.resources import warm_model
 
+    # The pages are navigation.py's st.navigation, not Streamlit's legacy pages/ folder, from the first visit
+    # on: else a fresh server's first visit by a page's own address (a bookmarked /quiz) runs it alone.
+    PagesManager.uses_pages_directory = False
     refuse_visitors_clearing_caches()
     loading = threading.Timer(QUIET_START_S, warm_model)
     loading.daemon = True
