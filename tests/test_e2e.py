@@ -300,7 +300,7 @@ def test_a_reveals_heatmap_shows_with_its_caption_even_when_no_picture_can_be_fe
     url, _ = app
     held = []
     open_page(page, url, "Quiz")
-    sign_in(page, "Noor")
+    sign_in(page, "Mira")
     choice_buttons(page).first.wait_for()
     settled(page)
     page.route(re.compile(r"/media/"), lambda route: held.append(route))  # held until the page is closed

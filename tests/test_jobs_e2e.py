@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from browser import app_server, wait_for_log
 from conftest import write_folder_dataset
 from test_e2e import MAINTAINER_KEY, accessible, browser, new_page, open_page, unlock_training  # noqa: F401
@@ -44,8 +45,9 @@ def job_still_held(page) -> None:
     page.wait_for_function("([pattern, first]) => [...document.querySelectorAll('[data-testid=stProgress] p')]"
                            ".some(p => new RegExp(pattern).test(p.textContent) && p.textContent !== first)",
                            arg=[TRAINING.pattern, first])
-    assert page.get_by_role("button", name="Stop").is_visible()
-    assert page.get_by_role("button", name="Start").is_disabled()
+    # The page redraws the job each second, its progress before its Stop: waited for, not looked at once.
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    expect(page.get_by_role("button", name="Start")).to_be_disabled()
     page.get_by_text("A job is running.").wait_for()
 
 
