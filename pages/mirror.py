@@ -11,7 +11,7 @@ from fercore.labels import EMOTIONS
 from fercore.mirror import LiveMirror, say
 from ui.display import current
 from ui.live_video import IceServersError, in_background, rtc_configuration
-from ui.resources import active_predictor, model_problem, warm_model
+from ui.resources import active_predictor, model_problem
 from ui.screen import fit_video_buttons
 from ui.text import plain
 
@@ -75,7 +75,6 @@ except ArtifactError as exc:
 except IceServersError as exc:
     st.error(f"Live video is not set up right: {plain(exc)}")
     st.stop()
-warm_model()
 
 target = st.selectbox("Emotion to practise", EMOTIONS, index=EMOTIONS.index("happy"), key="live_target")
 goal = st.toggle("Goal: hold it for about two seconds", key="live_goal",

@@ -18,8 +18,7 @@ from ui.learner import signed_in_learner
 from ui.pictures import inline, square_pictures
 from ui.problems import problem_kept, show_problem
 from ui.screen import QUIZ_STYLE
-from ui.resources import (active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said,
-                          warm_model)
+from ui.resources import active_predictor, deck_quiz_pool, model_problem, quiz_pool, store, store_trouble_said
 from ui.text import plain, plain_error
 
 LEVEL_NAMES = {1: "1: two choices, clear faces", 2: "2: three choices", 3: "3: five choices, subtler faces",
@@ -341,5 +340,3 @@ with store_trouble_said():
         st.warning(plain(exc))
         st.stop()
     scores(learner, class_session, deck)
-if st.session_state.get("show_heatmap", True):
-    warm_model()

@@ -14,7 +14,7 @@ from fercore.labels import EMOTIONS
 from fercore.photo import analyse_photo, draw_boxes
 from ui import charts
 from ui.pictures import square_pictures
-from ui.resources import active_predictor, model_problem, warm_model
+from ui.resources import active_predictor, model_problem
 from ui.text import plain
 
 MAX_FACES = 20
@@ -132,11 +132,10 @@ def mirror_practice() -> None:
 
 
 try:
-    read_metadata(registry.active_model_path())  # quick; the model itself loads while the photo is chosen
+    read_metadata(registry.active_model_path())  # quick; the model itself loads as the server starts (app.py)
 except ArtifactError as exc:
     model_problem(exc)
     st.stop()
-warm_model()
 
 source = st.radio("Photo from", ["A file", "The camera"], horizontal=True)
 if source == "A file":

@@ -65,6 +65,18 @@ def folder_dataset(tmp_path):
 
 
 @pytest.fixture
+def pages_store(monkeypatch, tmp_path, folder_dataset):
+    """The store the pages under AppTest use, on the small generated FER2013 and without a model (pages
+    must cope without one)."""
+    monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
+    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
+    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-model.keras"))
+    from fercore.store import Store
+
+    return Store(tmp_path / "p.sqlite3")
+
+
+@pytest.fixture
 def real_data_path():
     """The real FER2013 (FER_DATA). CI sets FER_REQUIRE_DATA=1 so a missing copy fails instead of skipping."""
     path = resolve_data_path()

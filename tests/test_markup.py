@@ -88,16 +88,8 @@ def test_a_class_name_shows_as_typed_on_the_quiz_where_a_learner_joins(quiz_env)
     assert any(plain(NAMES[0]) in c.value for c in app.caption)  # "You are in the class ..."
 
 
-@pytest.fixture
-def pages_env(monkeypatch, tmp_path, folder_dataset):
-    monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
-    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
-    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-model.keras"))  # pages must cope without a model
-    return Store(tmp_path / "p.sqlite3")
-
-
-def test_class_names_and_nicknames_show_as_typed_on_progress(pages_env):
-    store = pages_env
+def test_class_names_and_nicknames_show_as_typed_on_progress(pages_store):
+    store = pages_store
     _, key = store.register_learner(NICKNAME)
     for name in NAMES:
         store.join_class(NICKNAME, store.create_class(name)[0].code)
@@ -109,8 +101,8 @@ def test_class_names_and_nicknames_show_as_typed_on_progress(pages_env):
     assert_shown_as_typed(app, NICKNAME, f"Practising as **{plain(NICKNAME)}**. Not you?")
 
 
-def test_the_educator_sees_names_and_nicknames_as_typed_in_a_class(pages_env):
-    store = pages_env
+def test_the_educator_sees_names_and_nicknames_as_typed_in_a_class(pages_store):
+    store = pages_store
     classroom, token = store.create_class(NAMES[0])
     store.register_learner(NICKNAME)
     store.join_class(NICKNAME, classroom.code)
@@ -129,8 +121,8 @@ def test_the_educator_sees_names_and_nicknames_as_typed_in_a_class(pages_env):
     assert any(plain(NAMES[1]) in c.value for c in app.caption)  # the class's sessions
 
 
-def test_a_session_name_shows_as_typed_to_the_educator_following_it(pages_env):
-    store = pages_env
+def test_a_session_name_shows_as_typed_to_the_educator_following_it(pages_store):
+    store = pages_store
     store.register_learner(NICKNAME)
     session, token = store.create_session(NAMES[1], ["happy", "sad"], 3, 1)
     store.record(NICKNAME, Answer("PublicTest_1", 3, 3, 3, 1), session=session.code)

@@ -1,22 +1,13 @@
 """Progress and educator pages, driven as their users would."""
-import pytest
 from conftest import sign_in
 from streamlit.testing.v1 import AppTest
 
-from fercore.store import Answer, Store
+from fercore.store import Answer
 
 
-@pytest.fixture
-def db(monkeypatch, tmp_path, folder_dataset):
-    monkeypatch.setenv("FER_DB", str(tmp_path / "p.sqlite3"))
-    monkeypatch.setenv("FER_DATA", str(folder_dataset[0]))
-    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-model.keras"))  # pages must cope without a model
-    return Store(tmp_path / "p.sqlite3")
-
-
-def test_progress_shows_the_learners_numbers_and_charts(db):
+def test_progress_shows_the_learners_numbers_and_charts(pages_store):
     for guess in (3, 3, 4):
-        db.record("Sam", Answer("PublicTest_1", 3, guess, 3, 1))
+        pages_store.record("Sam", Answer("PublicTest_1", 3, guess, 3, 1))
     app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
     sign_in(app, "sam")
     assert not app.exception
@@ -26,13 +17,13 @@ def test_progress_shows_the_learners_numbers_and_charts(db):
     assert len(app.get("plotly_chart")) == 3
 
 
-def test_a_long_history_reads_as_one_smooth_line_per_emotion_with_newest_sittings_first(db):
+def test_a_long_history_reads_as_one_smooth_line_per_emotion_with_newest_sittings_first(pages_store):
     from datetime import datetime, timedelta
 
     start = (datetime.now() - timedelta(days=20)).astimezone()  # within the retention period
     for n in range(1200):  # 60 sittings of 20 answers, a sitting every five hours
         true = n % 7
-        db.record("Lee", Answer(f"PublicTest_{n}", true, true if n % 3 else (true + 1) % 7, true, 1),
+        pages_store.record("Lee", Answer(f"PublicTest_{n}", true, true if n % 3 else (true + 1) % 7, true, 1),
                   at=start + timedelta(hours=5 * (n // 20), seconds=n))
     app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
     sign_in(app, "Lee")
@@ -45,7 +36,7 @@ def test_a_long_history_reads_as_one_smooth_line_per_emotion_with_newest_sitting
     assert started == sorted(started, reverse=True) and len(started) == 60
 
 
-def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
+def test_educator_creates_a_session_and_sees_a_learners_answer_appear(pages_store):
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input[0].input("Tuesday group")
     next(b for b in app.button if b.label == "Create session").click()
@@ -56,7 +47,7 @@ def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
     assert app.code[0].value.endswith(f"/quiz?code={code}")  # the join link, to share or show on a screen
     assert any("No answers yet" in i.value for i in app.info)
 
-    db.record("Alex", Answer("PublicTest_2", 4, 6, 4, 2), session=code)  # a learner answers meanwhile
+    pages_store.record("Alex", Answer("PublicTest_2", 4, 6, 4, 2), session=code)  # a learner answers meanwhile
     app.run()
     assert "1 learner(s)" in app.subheader[0].value
     assert len(app.get("plotly_chart")) == 3
@@ -64,9 +55,9 @@ def test_educator_creates_a_session_and_sees_a_learners_answer_appear(db):
     assert download, "CSV export offered"
 
 
-def test_a_wrong_token_shows_nothing_of_the_session(db):
-    session, _ = db.create_session("Group", ["happy"], 3, 1)
-    db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
+def test_a_wrong_token_shows_nothing_of_the_session(pages_store):
+    session, _ = pages_store.create_session("Group", ["happy"], 3, 1)
+    pages_store.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input[2].input(session.code)
     app.text_input[3].input("AAAA-BBBB-CCCC")
@@ -74,28 +65,28 @@ def test_a_wrong_token_shows_nothing_of_the_session(db):
     assert not app.exception and "does not open" in app.warning[0].value and not app.get("plotly_chart")
 
 
-def test_forget_me_deletes_the_learners_answers_after_the_key(db):
-    _, key = db.register_learner("Sam")
-    db.record("Sam", Answer("PublicTest_1", 3, 3, 3, 1))
+def test_forget_me_deletes_the_learners_answers_after_the_key(pages_store):
+    _, key = pages_store.register_learner("Sam")
+    pages_store.record("Sam", Answer("PublicTest_1", 3, 3, 3, 1))
     app = sign_in(AppTest.from_file("../pages/progress.py", default_timeout=60).run(), "Sam", key)
     assert {m.label: m.value for m in app.metric}["Faces answered"] == "1"
     confirm = next(box for box in app.text_input if box.label == "Type your key to confirm")
     confirm.input("NOT-MY-KEY")
     next(b for b in app.button if b.label == "Delete everything").click()
     app.run()
-    assert "does not open" in app.warning[0].value and len(db.answers("Sam")) == 1
+    assert "does not open" in app.warning[0].value and len(pages_store.answers("Sam")) == 1
     confirm = next(box for box in app.text_input if box.label == "Type your key to confirm")
     confirm.input(key)
     next(b for b in app.button if b.label == "Delete everything").click()
     app.run()
-    assert "Deleted 1 answer(s)" in app.success[0].value and db.answers("Sam") == []
-    assert not db.is_registered("Sam") and not app.metric
+    assert "Deleted 1 answer(s)" in app.success[0].value and pages_store.answers("Sam") == []
+    assert not pages_store.is_registered("Sam") and not app.metric
 
 
-def test_an_educator_deletes_a_session_and_its_answers(db):
-    session, token = db.create_session("Group", ["happy"], 3, 1)
-    db.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
-    db.record("Alex", Answer("PublicTest_3", 3, 3, 3, 1))  # practice of their own stays
+def test_an_educator_deletes_a_session_and_its_answers(pages_store):
+    session, token = pages_store.create_session("Group", ["happy"], 3, 1)
+    pages_store.record("Alex", Answer("PublicTest_2", 3, 3, 3, 1), session=session.code)
+    pages_store.record("Alex", Answer("PublicTest_3", 3, 3, 3, 1))  # practice of their own stays
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input[2].input(session.code)
     app.text_input[3].input(token)
@@ -103,11 +94,11 @@ def test_an_educator_deletes_a_session_and_its_answers(db):
     next(b for b in app.button if b.label == "Delete the session and its answers").click()
     app.run()
     assert not app.exception and f"{session.code} and its 1 answer(s) are deleted" in app.success[0].value
-    assert [a.face_id for a in db.answers("Alex")] == ["PublicTest_3"] and not app.get("plotly_chart")
+    assert [a.face_id for a in pages_store.answers("Alex")] == ["PublicTest_3"] and not app.get("plotly_chart")
 
 
-def test_educator_runs_a_session_on_a_practice_deck_by_its_code(db):
-    deck, _ = db.create_deck("Our class photos")
+def test_educator_runs_a_session_on_a_practice_deck_by_its_code(pages_store):
+    deck, _ = pages_store.create_deck("Our class photos")
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input(key="new_name").input("Tuesday group")
     app.text_input(key="new_deck").input("ZZZZZZ")
@@ -117,18 +108,18 @@ def test_educator_runs_a_session_on_a_practice_deck_by_its_code(db):
     app.text_input(key="new_deck").input(deck.code.lower())
     next(b for b in app.button if b.label == "Create session").click()
     app.run()
-    assert db.join_session(app.session_state["view_code"]).deck == deck.code
+    assert pages_store.join_session(app.session_state["view_code"]).deck == deck.code
     assert any(f"On the practice deck {deck.code}" in c.value for c in app.caption)
 
 
-def test_an_educator_whose_session_ran_on_a_deck_its_owner_deleted_keeps_the_counts_and_is_told(db):
-    deck, owner = db.create_deck("Their family")  # another educator's deck
-    db.add_deck_faces(deck.code, owner, [(3, b"crop", b"reading")], permission=True)
-    session, token = db.create_session("Group", ["happy"], 3, 1, deck=deck.code)
-    face = f"deck:{deck.code}:{db.deck_faces(deck.code)[0].id}"
-    db.record("Alex", Answer(face, 3, 3, 3, 1), session=session.code, deck=deck.code)
-    db.record("Kim", Answer(face, 3, 4, 3, 1), session=session.code, deck=deck.code)
-    db.delete_deck(deck.code, owner)
+def test_an_educator_whose_session_ran_on_a_deck_its_owner_deleted_keeps_the_counts_and_is_told(pages_store):
+    deck, owner = pages_store.create_deck("Their family")  # another educator's deck
+    pages_store.add_deck_faces(deck.code, owner, [(3, b"crop", b"reading")], permission=True)
+    session, token = pages_store.create_session("Group", ["happy"], 3, 1, deck=deck.code)
+    face = f"deck:{deck.code}:{pages_store.deck_faces(deck.code)[0].id}"
+    pages_store.record("Alex", Answer(face, 3, 3, 3, 1), session=session.code, deck=deck.code)
+    pages_store.record("Kim", Answer(face, 3, 4, 3, 1), session=session.code, deck=deck.code)
+    pages_store.delete_deck(deck.code, owner)
     app = AppTest.from_file("../pages/educator.py", default_timeout=60).run()
     app.text_input[2].input(session.code)
     app.text_input[3].input(token)
