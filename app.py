@@ -10,6 +10,11 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
+from starlette.middleware import Middleware
+
+from ui.camera_reader.files import ROUTES as ON_DEVICE_READER_FILES
+from ui.camera_reader.files import CrossOriginIsolation
+
 QUIET_START_S = 5.0
 
 
@@ -30,4 +35,5 @@ async def starting(_app):
     yield
 
 
-app = st.App("navigation.py", lifespan=starting)
+app = st.App("navigation.py", lifespan=starting, routes=ON_DEVICE_READER_FILES,
+             middleware=[Middleware(CrossOriginIsolation)])

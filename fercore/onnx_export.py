@@ -109,3 +109,25 @@ def _name_and_label(graph, metadata: dict, digest: str) -> None:
     del graph.metadata_props[:]
     for key, value in labels.items():
         graph.metadata_props.add(key=key, value=value)
+
+
+def export_into(model_path: str | os.PathLike, folder: str | os.PathLike) -> OnnxExport:
+    """The model's export in `folder`, named by the model file's digest (exported once per model version)."""
+    digest = file_digest(model_path)
+    return export_onnx(model_path, Path(folder) / f"{digest}.onnx")
+
+
+def detector_with_any_size(detector_path: str | os.PathLike) -> bytes:
+    """YuNet's ONNX file with its input's height and width left open. The file declares 640x640, which
+    onnxruntime enforces; OpenCV ignores it and feeds each view padded to a multiple of 32, and so can a
+    reader in the browser: the graph's reshapes and resizes take any such size."""
+    import onnx
+
+    graph = onnx.load(str(detector_path))
+    (face_input,) = graph.graph.input
+    dims = face_input.type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for output in graph.graph.output:
+        output.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del graph.graph.value_info[:]  # the 640x640 shapes inferred inside; onnxruntime infers them again
+    return graph.SerializeToString()

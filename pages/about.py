@@ -30,11 +30,10 @@ only the slightly stronger of its two readings.
 PRIVACY = """
 - **Your photos** stay in memory for your browser session only, shrunk to screen size: nothing you upload
   is written to disk or logged.
-- **The live mirror's video** goes from your browser to this app's server and back, and nowhere else:
-  no outside server sees it unless this server's maintainer set one up to cross firewalls (a TURN
-  server relays the video, encrypted, without reading it). Frames stay in memory while they are read,
-  are never written or logged, and stop when you press Stop or leave the page. Only the still of a goal
-  you held is kept, in memory, until you close the tab.
+- **The live mirror's video stays on your device.** Your face is found and read in your browser, with
+  the model this app sends it; no frame goes to this server or anywhere else, and the camera stops when
+  you press Stop or leave the page. Only when you hold a goal does its one still come to this server, to
+  show where the model looked: it is kept in memory until you close the tab, never written or logged.
 - **Your answers are yours.** They are kept on this server under your nickname, and only your nickname
   with your personal key opens them. No e-mail and no account: nothing else about you. The key is shown
   once; the server keeps only a fingerprint of it, so nobody can look it up.

@@ -17,9 +17,7 @@ PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": 
          "Your photo": "Your photo", "Live mirror": "Live mirror", "Class sessions": "Class sessions",
          "Classes": "Classes", "Practice decks": "Practice decks", "Train": "Train a model",
          "About the model": "About the model"}
-VIDEO_FRAME = "iframe[title^='streamlit_webrtc']"  # streamlit-webrtc's component, in its own frame
 FINGER = 44  # px: WCAG 2.5.5's and the platforms' comfortable touch target, on touch and narrow screens
-MOUSE_SIZED = 36.5  # px: the video component's buttons as it draws them, kept on a mouse's wide screen
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download can't run here
 # Headless as root on a closed network: without these Chromium retries blocked connections forever.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
@@ -85,28 +83,6 @@ def settled(page) -> None:
     A title shows while the rest is still on its way: Enter in a form whose button has not arrived
     submits nothing, and a click merged into a run in progress can lose its trigger."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
-
-
-def video_component(page):
-    """The Live mirror's video component's frame (its Start and Stop live there), once it has loaded."""
-    page.locator(VIDEO_FRAME).wait_for()
-    return page.frame_locator(VIDEO_FRAME)
-
-
-def video_buttons_fit(page, shown: str, finger_sized: bool) -> None:
-    """The buttons in the video component's frame, `shown` among them: finger-sized, or as the component draws
-    them, and whole: the frame as tall as what it shows, none cut off at its edge. Measured in one look at the
-    frame once all that holds (10 s at most): a rerun may reload the frame after the page has settled, and after
-    a change of screen the layout around it settles over a few of the browser's frames."""
-    measured = page.wait_for_function("""([selector, shown, minHeight]) => {
-        const frame = document.querySelector(selector), doc = frame?.contentDocument;
-        const buttons = doc?.body ? [...doc.querySelectorAll("button")].filter(b => b.checkVisibility()) : [];
-        const fits = doc?.body && doc.body.scrollHeight <= frame.clientHeight;
-        return fits && buttons.some(b => b.textContent.trim() === shown)
-          && buttons.every(b => getComputedStyle(b).minHeight === minHeight)
-          && buttons.map(b => [b.textContent.trim(), b.getBoundingClientRect().height]);
-    }""", arg=[VIDEO_FRAME, shown, f"{FINGER}px" if finger_sized else "auto"], timeout=10_000).json_value()
-    assert all(height >= FINGER if finger_sized else height == MOUSE_SIZED for _, height in measured), measured
 
 
 @contextmanager

@@ -1,73 +1,53 @@
-"""The live mirror in Debian's Chromium with a fake camera that films real FER2013 faces (a Y4M video made
-here, in tmp), streamed over WebRTC to `streamlit run app.py` on loopback and back with the reading drawn.
+"""The Live mirror in Debian's Chromium with a fake camera that films real FER2013 faces (a Y4M video made
+here, in tmp), read in the page itself by the on-device reader (ui/camera_reader), against `streamlit run
+app.py` on loopback.
 
-One app server and one camera-carrying Chromium for the module; the refused camera has a Chromium of its own.
+One app server and one camera-carrying Chromium for the module; a refused or missing camera has a Chromium of
+its own.
 """
+import base64
+import gzip
 import os
 import re
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, app_server, settled, video_buttons_fit, video_component
+from browser import CHROMIUM, CHROMIUM_ARGS, FINGER, app_server, settled
+from camera import fake_camera_args, framed_faces, write_y4m
 from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
-from test_faces import noisy_canvas, public_faces
 
 from fercore.data import resolve_data_path
-from fercore.faces import find_near_faces
-from fercore.labels import EMOTIONS
+from fercore.faces import FaceFollower
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
+from ui.camera_reader.files import RUNTIME, runtime_version
 
-FRAME = (640, 480)
-NARROW = {"width": 820, "height": 1180}  # a portrait tablet's width: the page's touch styles apply
-# Every camera track and peer connection the page's frames open, kept where the test can look at them.
+LAPTOP = {"width": 1366, "height": 768}
+# Every camera track and peer connection the page opens, kept where the test can look at them.
 WATCH = """(() => {
-  const top = window.top;
-  top.__tracks = top.__tracks || []; top.__connections = top.__connections || [];
+  window.__tracks = []; window.__connections = 0;
   const getUserMedia = navigator.mediaDevices && navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   if (getUserMedia) navigator.mediaDevices.getUserMedia = async (c) => {
-    const stream = await getUserMedia(c); top.__tracks.push(...stream.getTracks()); return stream; };
+    const stream = await getUserMedia(c); window.__tracks.push(...stream.getTracks()); return stream; };
   const Native = window.RTCPeerConnection;
-  if (Native) window.RTCPeerConnection = function (...args) {
-    const pc = new Native(...args); top.__connections.push(pc); return pc; };
-  if (Native) window.RTCPeerConnection.prototype = Native.prototype;
+  if (Native) window.RTCPeerConnection = function (...args) { window.__connections++; return new Native(...args); };
 })()"""
-LIVE = "() => [window.__tracks.filter(t => t.readyState === 'live').length, " \
-       "window.__connections.filter(c => c.connectionState === 'connected').length]"
-# The bottom rows of the video as it comes back: the meter's dimmed panel, with white words and bar on it.
-PANEL = """v => { const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
-  const g = c.getContext('2d'); g.drawImage(v, 0, 0); const h = Math.round(c.height * 0.12);
-  const mean = (y) => { const d = g.getImageData(0, y, c.width, h).data; let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += d[i]; return s / (d.length / 4); };
-  return [mean(c.height - h), mean(0)]; }"""
-
-
-def still_faces(root, emotion: str, n: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Real PublicTest faces of `emotion`, enlarged onto a 640x480 frame, that the shipped model reads as that
-    emotion on the frame (so the test checks streaming and reading, not the model's accuracy)."""
-    predictor = Predictor.from_path(SHIPPED_MODEL)
-    chosen = []
-    for face in public_faces(root, 400):
-        frame = noisy_canvas(*FRAME)
-        frame[120:360, 200:440] = cv2.resize(face, (240, 240), interpolation=cv2.INTER_CUBIC)
-        found = find_near_faces(frame)
-        if found and EMOTIONS[int(predictor.probabilities(found[0].crop[None])[0].argmax())] == emotion:
-            chosen.append(frame)
-            if len(chosen) == n:
-                return chosen
-    pytest.fail(f"no {emotion} face found among the first 400 PublicTest faces")
-
-
-def write_y4m(path, frames: list[np.ndarray], repeat: int = 15) -> None:
-    """A YUV4MPEG2 video Chromium's fake camera plays in a loop: each grey frame shown `repeat` times."""
-    with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{FRAME[0]} H{FRAME[1]} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            planes = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), cv2.COLOR_BGR2YUV_I420).tobytes()
-            for _ in range(repeat):
-                out.write(b"FRAME\n" + planes)
+LIVE_TRACKS = "() => window.__tracks.filter(t => t.readyState === 'live').length"
+READER = "[...window.fercoreReaders][0]"
+# The reader's own reading of a frame of the still face, and that frame as the page drew it.
+SETTLED = f"""async () => {{ const r = {READER}, n = r.readings;
+  while (r.readings < n + 3) await new Promise(done => setTimeout(done, 20));
+  const v = r.video, c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+  c.getContext('2d').drawImage(v, 0, 0);
+  return [r.reading.raw, c.toDataURL('image/png')]; }}"""
+# The boxes of the reader's parts, in the page, at its top.
+BOXES = """() => { const root = [...window.fercoreReaders][0].root, place = s => {
+    const r = root.querySelector(s).getBoundingClientRect(); return {top: r.top, bottom: r.bottom, height: r.height}; };
+  return {button: place('.start'), video: place('video'), meter: place('.meter')}; }"""
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +61,11 @@ def data_path(browser):
     return path
 
 
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.from_path(SHIPPED_MODEL)
+
+
 @contextmanager
 def chromium_beside(browser, args: list[str]):
     """Another Chromium with its own flags, from the Playwright that runs `browser` (one per process)."""
@@ -92,11 +77,11 @@ def chromium_beside(browser, args: list[str]):
 
 
 @pytest.fixture(scope="module")
-def camera_browser(browser, data_path, tmp_path_factory):
-    video = tmp_path_factory.mktemp("camera") / "happy.y4m"
-    write_y4m(video, still_faces(data_path, "happy"))
-    with chromium_beside(browser, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                                   f"--use-file-for-fake-video-capture={video}"]) as launched:
+def camera_browser(browser, data_path, predictor, tmp_path_factory):
+    frames = framed_faces(data_path, predictor, "happy", 1)
+    assert frames, "no happy face among the first PublicTest faces"
+    video = write_y4m(tmp_path_factory.mktemp("camera") / "happy.y4m", frames)
+    with chromium_beside(browser, fake_camera_args(video)) as launched:
         yield launched
 
 
@@ -110,83 +95,115 @@ def app(camera_browser, data_path, tmp_path_factory):
         yield url
 
 
+@contextmanager
+def mirror_page(camera_browser, app, **size):
+    """The Live mirror, watched: its camera tracks, its peer connections, and the size of every message it
+    sends the server."""
+    with new_page(camera_browser, **size) as page:
+        page.context.grant_permissions(["camera"])
+        page.add_init_script(WATCH)
+        page.sent = []
+        page.on("websocket", lambda socket: socket.on("framesent", lambda payload: page.sent.append(len(payload))))
+        open_page(page, app, "Live mirror")
+        settled(page)
+        yield page
+
+
 def press(page, name: str) -> None:
-    """A button in the component's frame, by keyboard as a learner without a mouse does."""
-    button = video_component(page).get_by_role("button", name=name)
+    """The reader's button, by keyboard as a learner without a mouse does."""
+    button = page.get_by_role("button", name=name, exact=True)
     button.focus()
     button.press("Enter")
 
 
-def live_counts(page) -> list[int]:
-    return page.evaluate(LIVE)
-
-
-def background_priorities(url: str) -> tuple[int, list[int]]:
-    """How many of the app server's threads run at the lowest CPU priority, and the nice values of its child
-    processes."""
-    port = url.rsplit(":", 1)[1]
-    server = next(pid for pid in os.listdir("/proc") if pid.isdigit() and f"--server.port\0{port}\0".encode()
-                  in open(f"/proc/{pid}/cmdline", "rb").read())
-    lowest = sum(os.getpriority(os.PRIO_PROCESS, int(tid)) == 19 for tid in os.listdir(f"/proc/{server}/task"))
-    children = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and
-                open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == server]
-    return lowest, [os.getpriority(os.PRIO_PROCESS, pid) for pid in children]
-
-
-def test_the_stream_reads_the_face_and_stops_on_stop_and_on_leaving(camera_browser, app):
-    with new_page(camera_browser) as page:
-        page.context.grant_permissions(["camera"])
-        page.context.add_init_script(WATCH)
-        open_page(page, app, "Live mirror")
-        page.get_by_text("mirror practice on the Your photo page").wait_for()
-        page.get_by_text("Goal: hold it for about two seconds").click()  # at 60%, the face's happy holds it
-        settled(page)
-        video_buttons_fit(page, "Start the camera", finger_sized=False)
+def test_the_face_is_read_on_the_device_and_no_video_leaves_the_page(camera_browser, app, predictor):
+    with mirror_page(camera_browser, app, **LAPTOP) as page:
+        assert page.get_by_role("button", name="Start the camera").bounding_box()["height"] >= FINGER
         press(page, "Start the camera")
         twin = page.get_by_role("status")
         twin.filter(has_text=re.compile(r"^The model reads happy at about \d+%\.$")).wait_for()
-        assert live_counts(page) == [1, 1]
-        lowest, children = background_priorities(app)  # the quiz's pages come first (benchmarks/mirror.py)
-        assert lowest >= 3, "the video callback, aiortc's decoder and its encoder run at the lowest priority"
-        assert 19 in children, "the faces are read in a process of their own at the lowest priority"
-        video = video_component(page).locator("video")
-        video.evaluate("v => v.readyState >= 2 || new Promise(r => v.addEventListener('loadeddata', r, {once: true}))")
-        panel, above = video.evaluate(PANEL)
-        assert panel < above * 0.75, (panel, above)  # the meter's panel is drawn on the video that comes back
-        page.get_by_role("heading", name="You held it").wait_for()
-        page.get_by_text(re.compile(r"^your best frame: happy at \d+%")).wait_for()
-        page.get_by_role("img", name=re.compile("^Your face under a heatmap")).wait_for()
+        page.get_by_text(re.compile(r"^happy: \d+%$")).wait_for()  # the meter over the video
+        sent_while_reading = len(page.sent)
+
+        # the reading is the app's own: the same as the server's reading of the very frame it read
+        raw, png = page.evaluate(SETTLED)
+        frame = cv2.imdecode(np.frombuffer(base64.b64decode(png.split(",", 1)[1]), np.uint8), cv2.IMREAD_GRAYSCALE)
+        face = FaceFollower().find(frame)
+        served = predictor.probabilities(face.crop[None])[0]
+        assert np.abs(np.array(raw) - served).max() <= 0.03, (raw, served)
+
+        # on a laptop's screen: Stop, the video and its meter on the first screen
+        boxes = page.evaluate(BOXES)
+        assert boxes["button"]["top"] >= 0 and boxes["meter"]["bottom"] <= LAPTOP["height"], boxes
+        assert boxes["video"]["height"] >= 240, boxes
+        accessible(page, "live mirror reading")
         no_traceback(page)
-        accessible(page, "live mirror playing")
-        shot(page, "live-mirror-held")
-        # The window narrowed to a tablet's width and back: Stop is finger-sized, then as it was
-        page.set_viewport_size(NARROW)
-        video_buttons_fit(page, "Stop", finger_sized=True)
-        page.set_viewport_size({"width": 1280, "height": 1600})
-        video_buttons_fit(page, "Stop", finger_sized=False)
+        shot(page, "live-mirror-reading")
+        assert page.evaluate("() => window.__connections") == 0, "no RTCPeerConnection in on-device reading"
+        assert all(size < 2_000 for size in page.sent[:sent_while_reading] + page.sent[sent_while_reading:]), \
+            f"only small messages reach the server while the face is read: {sorted(page.sent)[-3:]}"
 
         press(page, "Stop")
-        page.get_by_text("mirror practice on the Your photo page").wait_for()
-        page.wait_for_function("() => window.__connections.every(c => c.connectionState === 'closed')")
-        assert live_counts(page) == [0, 0]
+        page.wait_for_function(f"() => ({LIVE_TRACKS})() === 0")
         assert twin.count() == 0
-
         press(page, "Start the camera")
         twin.filter(has_text="The model reads happy").wait_for()
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Home").click()
-        page.wait_for_function("() => window.__tracks.every(t => t.readyState === 'ended')")
-        assert live_counts(page) == [0, 0]
+        page.wait_for_function(f"() => ({LIVE_TRACKS})() === 0")  # leaving the page releases the camera
 
 
-def test_a_refused_camera_gets_the_sentence(browser, app):
-    with chromium_beside(browser, ["--use-fake-device-for-media-stream", "--deny-permission-prompts"]) as refusing:
-        with new_page(refusing) as page:
-            open_page(page, app, "Live mirror")
-            press(page, "Start the camera")
-            # the component says what the browser said; the page's sentence offers the snapshot mirror
-            video_component(page).get_by_text(re.compile("Permission denied|The camera was refused")).wait_for()
-            page.get_by_text("the camera was refused, no connection, or a browser without live video), mirror "
-                             "practice on the Your photo page works with single pictures.").wait_for()
-            assert video_component(page).locator("video").count() == 0
-            no_traceback(page)
-            shot(page, "live-mirror-refused")
+def test_a_goal_held_keeps_its_still_with_where_the_model_looked(camera_browser, app):
+    with mirror_page(camera_browser, app) as page:
+        page.get_by_text("Goal: hold it for about two seconds").click()  # at 60%, the face's happy holds it
+        settled(page)
+        press(page, "Start the camera")
+        page.get_by_role("heading", name="You held it").wait_for()
+        page.get_by_text(re.compile(r"^your best frame: happy at \d+%")).wait_for()
+        page.get_by_role("img", name=re.compile("^Your face under a heatmap")).wait_for()
+        assert sum(size > 20_000 for size in page.sent) == 1, "the held goal's one still, and no other picture"
+        assert page.evaluate("() => window.__connections") == 0
+        no_traceback(page)
+        accessible(page, "live mirror goal held")
+        page.get_by_role("button", name="Try again").click()
+        page.get_by_role("heading", name="You held it").wait_for(state="detached")
+        page.get_by_role("heading", name="You held it").wait_for()  # held again: the goal started afresh
+
+
+@pytest.mark.parametrize("camera, sentence", [
+    (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "The camera was refused"),
+    ([], "No camera could be opened on this device"),  # headless Chromium without a fake camera has none
+])
+def test_a_refused_or_missing_camera_gets_one_sentence_and_the_way_to_the_snapshot_mirror(browser, app, camera,
+                                                                                           sentence):
+    with chromium_beside(browser, camera) as launched, new_page(launched) as page:
+        open_page(page, app, "Live mirror")
+        press(page, "Start the camera")
+        said = page.get_by_role("alert").filter(has_text=sentence)
+        said.wait_for()
+        assert said.inner_text().endswith("Mirror practice on the Your photo page works with single pictures instead.")
+        assert not page.locator("video").is_visible()
+        no_traceback(page)
+
+
+def fetch(url: str, gzip_accepted: bool = True):
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip_accepted else {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, b""
+
+
+def test_the_readers_files_come_from_the_app_kept_a_year_and_compressed_once(app):
+    wasm = f"{app}/on-device/onnxruntime-web-{runtime_version()}/ort-wasm-simd-threaded.wasm"
+    expected = (RUNTIME / "dist" / "ort-wasm-simd-threaded.wasm").read_bytes()
+    status, headers, body = fetch(wasm)
+    assert status == 200 and headers["Content-Type"] == "application/wasm"
+    assert "immutable" in headers["Cache-Control"] and "max-age=31536000" in headers["Cache-Control"]
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == expected
+    assert len(body) < len(expected) / 2
+    status, headers, body = fetch(wasm, gzip_accepted=False)
+    assert status == 200 and "Content-Encoding" not in headers and body == expected
+    for wrong in ("onnxruntime-web-0.0.1/ort.wasm.min.mjs", f"onnxruntime-web-{runtime_version()}/package.json",
+                  "model-../../app.py", "model-0123456789abcdef.onnx", "..%2F..%2Fapp.py"):
+        assert fetch(f"{app}/on-device/{wrong}")[0] in (400, 404), wrong  # refused, nothing served

@@ -68,67 +68,6 @@ export default function({ data, setStateValue }) {
 _fold_watch = st.components.v2.component("fercore_fold_navigation", js=_FOLD_JS)
 
 
-# The Live mirror's Start and Stop are buttons in streamlit-webrtc's frame, out of the page's styles' reach,
-# and nothing it takes sizes them (its theme sets colours and a font). Streamlit serves that frame from this
-# server, so the page may style it: on touch and narrow screens a style goes in at each load of the frame, and
-# out when the query stops matching or the page is left.
-# Streamlit sizes the frame only from the heights the component reports after its own redraws: a style from
-# outside causes none, and a height set here once would go stale (each side skips a height it last had). So
-# while this page shows the frame, it is kept as tall as its content whenever either changes.
-VIDEO_FRAMES = "iframe[title^='streamlit_webrtc']"
-_FRAME_BUTTONS_JS = """
-export default function({ data }) {
-  const query = matchMedia(data.query), id = "fercore-finger-sized-buttons", watching = new Map();
-  const fitHeight = frame => {
-    // The page's height below the frame's top (at the page's top), for the frame's own styles: its 100vh is
-    // only the frame's height. The video is capped with it, so that its meter and Stop fit the screen.
-    const scroller = frame.closest("[data-testid='stMain']"), doc = frame.contentDocument;
-    const room = `${Math.round(innerHeight - frame.getBoundingClientRect().top - (scroller?.scrollTop || 0))}px`;
-    if (doc?.documentElement && doc.documentElement.style.getPropertyValue("--page-room") !== room)
-      doc.documentElement.style.setProperty("--page-room", room);
-    const height = frame.contentDocument?.body?.scrollHeight;
-    if (height && frame.height !== String(height)) frame.height = height;
-  };
-  const watch = (frame, doc) => {  // the frame's document is new on each load
-    const view = doc.defaultView, refit = () => fitHeight(frame), sizes = new view.ResizeObserver(refit);
-    sizes.observe(doc.body);
-    view.addEventListener("resize", refit);
-    watching.get(frame)?.stop();
-    watching.set(frame, { doc, stop: () => { sizes.disconnect(); view.removeEventListener("resize", refit); } });
-  };
-  const fit = () => document.querySelectorAll(data.frames).forEach(frame => {
-    const doc = frame.contentDocument, style = doc?.getElementById(id);
-    if (!doc?.body) return;
-    if (watching.get(frame)?.doc !== doc) watch(frame, doc);
-    if (style && !query.matches) style.remove();
-    if (!style && query.matches)
-      doc.head.append(Object.assign(doc.createElement("style"), { id, textContent: data.css }));
-    fitHeight(frame);
-  });
-  const loaded = event => { if (event.target.matches?.(data.frames)) fit(); };
-  fit();
-  document.addEventListener("load", loaded, true);  // a frame's load doesn't bubble; it is seen on its way down
-  query.addEventListener("change", fit);
-  addEventListener("resize", fit);
-  return () => {
-    document.removeEventListener("load", loaded, true);
-    query.removeEventListener("change", fit);
-    removeEventListener("resize", fit);
-    watching.forEach(({ doc, stop }) => { stop(); doc.getElementById(id)?.remove(); });
-  };
-}
-"""
-_frame_buttons = st.components.v2.component("fercore_frame_buttons", js=_FRAME_BUTTONS_JS)
-
-
-def fit_video_buttons() -> None:
-    """Finger-sized Start and Stop in the Live mirror's video component. Called before webrtc_streamer, so that
-    it is listening when the component's frame loads."""
-    with st.sidebar:  # drawn nowhere; in the page it would add a gap above the video
-        _frame_buttons(key="video_buttons", data={"query": SMALL_OR_TOUCH, "frames": VIDEO_FRAMES,
-                                                   "css": f"button {{ min-height: {TOUCH_TARGET}; }}"}, height=0)
-
-
 def fit_screen() -> None:
     """Once per run from navigation.py, after the sidebar's own content: styles, and the sidebar's starting state."""
     st.html(_STYLE)
