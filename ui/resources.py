@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 from concurrent.futures import Future
 from contextlib import contextmanager
 
@@ -14,6 +15,7 @@ import streamlit as st
 from streamlit.logger import get_logger
 
 from fercore import rate_limit, registry
+from fercore.errors import FercoreError
 from fercore.jobs import JobRunner
 from ui.text import plain_error
 
@@ -41,6 +43,7 @@ def _model_loading(path: str, modified: float) -> Future:
             return
         _LOG.info("%s (%s, %.1f s).", MODEL_LOADED, path, time.perf_counter() - started)
         loading.set_result(predictor)
+        _export_for_browsers(path)
 
     threading.Thread(target=load, name="fercore-model-load", daemon=True).start()
     return loading
@@ -58,6 +61,17 @@ def _ready_predictor(path: str):
     blank = np.full((1, 48, 48), 128, np.uint8)
     explain_face(predictor.model, blank[0], predictor.probabilities(blank)[0])
     return predictor
+
+
+def _export_for_browsers(path: str) -> None:
+    """The model as the Live mirror's reader in the browser reads it (ONNX), exported now if it never was:
+    seconds that a first visit to the mirror would otherwise wait for."""
+    from ui.camera_reader.files import ReaderFilesMissing, reader_files
+
+    try:
+        reader_files(Path(path))
+    except (ReaderFilesMissing, FercoreError) as exc:  # said where the mirror is opened
+        _LOG.warning("The model was not exported for the Live mirror: %s", exc)
 
 
 def _active_model_loading() -> Future:
