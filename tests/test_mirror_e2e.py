@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, FINGER, app_server, settled
 from camera import fake_camera_args, framed_faces, write_y4m
+from test_faces import findable, noisy_canvas, paste, paste_turned, public_faces
 from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
 
 from fercore.data import resolve_data_path
-from fercore.faces import FaceFollower
+from fercore.faces import FaceFollower, find_near_faces
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
-from ui.camera_reader.files import RUNTIME, runtime_version
+from ui.camera_reader.files import FOLDER, RUNTIME, runtime_version
 
 LAPTOP = {"width": 1366, "height": 768}
 # Every camera track and peer connection the page opens, kept where the test can look at them.
@@ -207,3 +208,45 @@ def test_the_readers_files_come_from_the_app_kept_a_year_and_compressed_once(app
     for wrong in ("onnxruntime-web-0.0.1/ort.wasm.min.mjs", f"onnxruntime-web-{runtime_version()}/package.json",
                   "model-../../app.py", "model-0123456789abcdef.onnx", "..%2F..%2Fapp.py"):
         assert fetch(f"{app}/on-device/{wrong}")[0] in (400, 404), wrong  # refused, nothing served
+
+
+def pictures(root) -> dict[str, np.ndarray]:
+    """Gray 640x480 frames a learner's camera could show: a face upright, leaning either way, two faces (the
+    nearer is read), one at the frame's edge, a small one far off, and none."""
+    one, two = findable(public_faces(root, 60), 2, side=200)
+    made = {name: noisy_canvas(640, 480, seed) for seed, name in enumerate(
+        ["upright", "leaning left", "leaning right", "two faces", "at the edge", "far off", "no face"])}
+    paste(made["upright"], one, 200, 120, 240)
+    paste_turned(made["leaning left"], one, 200, 120, 240, 20)
+    paste_turned(made["leaning right"], two, 220, 100, 260, -25)
+    paste(made["two faces"], one, 40, 160, 140)
+    paste(made["two faces"], two, 330, 80, 280)
+    paste(made["at the edge"], two, 440, 150, 200)
+    paste(made["far off"], one, 300, 200, 90)
+    return made
+
+
+def test_the_browser_finds_frames_and_reads_faces_as_fercore_does(camera_browser, app, data_path, predictor):
+    """reader.js's readPicture (the reader's own code) against fercore.faces.find_near_faces and the
+    server's reading, on pictures that the one fake camera doesn't show."""
+    source = (FOLDER / "reader.js").read_text()
+    with mirror_page(camera_browser, app) as page:
+        page.evaluate("source => window.readerModule = import(URL.createObjectURL("
+                      "new Blob([source], {type: 'text/javascript'})))", source)
+        for name, gray in pictures(data_path).items():
+            rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+            read = page.evaluate("""async ([settings, pixels]) => {
+                const rgba = Uint8ClampedArray.from(atob(pixels), c => c.charCodeAt(0));
+                return (await window.readerModule).readPicture(settings, rgba, 640, 480); }""",
+                                 [page.evaluate(f"() => {READER}.settings"), base64.b64encode(rgba.tobytes()).decode()])
+            found = find_near_faces(gray)
+            if not found:
+                assert read is None, name
+                continue
+            assert name != "no face" and read is not None, name
+            face = found[0]
+            assert np.abs(np.array(read["box"]) - face.box).max() <= 1, (name, read["box"], face.box)
+            crop = np.array(read["crop"], np.uint8).reshape(48, 48)
+            assert np.abs(crop.astype(int) - face.crop).mean() < 1.0, name  # OpenCV's own rounding aside
+            served = predictor.probabilities(face.crop[None])[0]
+            assert np.abs(np.array(read["probabilities"]) - served).max() <= 0.03, (name, read["probabilities"], served)

@@ -524,6 +524,17 @@ function problemOf(error) {
   return "reader";  // onnxruntime-web or a model that could not load
 }
 
+// One picture's largest face found, framed and read as the camera's first frame is (find_near_faces), for
+// tests/test_mirror_e2e.py to hold against fercore on pictures a fake camera can't easily show
+export async function readPicture(settings, rgba, width, height) {
+  const ort = await loadRuntime(settings.files);
+  const detector = new Detector(await session(ort, settings.detector)), model = await session(ort, settings.model);
+  const gray = grayOf(rgba, width, height), [found] = await detector.nearPasses(gray, ...coarseView(gray), 1);
+  if (!found) return null;
+  const face = framedFace(gray, found.row);
+  return { box: face.box, crop: Array.from(face.crop), probabilities: await read(model, face.crop) };
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
   const reader = (parentElement.fercoreReader ??= new Reader(parentElement, { setTriggerValue }));
   reader.configure(data);
