@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/progress.py", title="Progress", icon=":material/insights:"),
     st.Page("pages/upload.py", title="Your photo", icon=":material/photo_camera:"),
     st.Page("pages/mirror.py", title="Live mirror", icon=":material/video_camera_front:"),
+    st.Page("pages/partner.py", title="With someone", icon=":material/diversity_3:"),
     st.Page("pages/educator.py", title="Class sessions", icon=":material/groups:"),
     st.Page("pages/classes.py", title="Classes", icon=":material/school:"),
     st.Page("pages/decks.py", title="Practice decks", icon=":material/style:"),

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from fercore.labels import EMOTIONS
-from fercore.store.records import ClassMember, Focus, StoredAnswer
+from fercore.store.records import ClassMember, Focus, PeopleTally, StoredAnswer
 
 TREND_MIN = 6  # answers to an emotion before earlier and recent halves say anything
 TREND_STEP = 0.10  # a change smaller than this between the halves is "about the same"
@@ -100,10 +100,14 @@ def and_list(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def report_html(summary: LearnerSummary, class_name: str, focus: Focus | None, note: str, now: datetime) -> str:
+def report_html(summary: LearnerSummary, class_name: str, focus: Focus | None, note: str, now: datetime,
+                with_people: dict[str, PeopleTally] | None = None) -> str:
     """A one-page report that prints cleanly from a browser: what was practised, each emotion's trend, the
-    confusions, the next step and the educator's note. Everything people typed is escaped."""
+    confusions, the faces of people read in Guess the face, the next step and the educator's note. Everything
+    people typed is escaped."""
     e = html.escape
+    people = "".join(f"<tr><td>{emotion}</td><td>{t.faces}</td><td>{t.matched}</td><td>{t.model_matched}</td></tr>"
+                     for emotion, t in (with_people or {}).items())
     rows = "".join(f"<tr><td>{t.emotion}</td><td>{t.answered}</td><td>{_share(t.earlier)}</td>"
                    f"<td>{_share(t.recent)}</td><td>{t.direction}</td></tr>" for t in summary.emotions)
     mixed = "".join(f"<li>{c.emotion} was read as {c.read_as} {_times(c.times)}</li>" for c in summary.confusions)
@@ -133,6 +137,10 @@ th, td {{ border: 1px solid #555; padding: 0.3em 0.5em; text-align: left; }}
  if rows else "<p>No emotions practised yet.</p>"}
 <h2>Emotions read as another</h2>
 {f"<ul>{mixed}</ul>" if mixed else "<p>None so far.</p>"}
+<h2>With people (Guess the face)</h2>
+{f'''<table><thead><tr><th scope="col">Emotion the partner meant</th><th scope="col">Faces</th>
+<th scope="col">Seen as meant</th><th scope="col">The model read it</th></tr></thead><tbody>{people}</tbody></table>'''
+ if people else "<p>No faces of people read yet.</p>"}
 <h2>The educator's next step and note</h2>
 {step}{f"<p>{e(note)}</p>" if note.strip() else ""}{"" if step or note.strip() else "<p>None.</p>"}
 <p class="small">{LABEL_AGREEMENT} The earlier and recent shares split each emotion's answers in two halves,

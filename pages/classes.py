@@ -89,6 +89,11 @@ def learner_part(view, member) -> None:
         if summary.confusions:
             st.write("Read as another emotion most often: " + "; ".join(
                 f"{c.emotion} as {c.read_as} ({c.times})" for c in summary.confusions) + ".")
+    if member.with_people:
+        st.write("With people (Guess the face), by the emotion the partner meant:")
+        st.dataframe(pd.DataFrame([{"emotion": emotion, "faces": t.faces, "seen as meant": t.matched,
+                                    "the model read it": t.model_matched} for emotion, t in member.with_people.items()]),
+                     hide_index=True, key=f"people-{member.name}")
     next_step_form(view, member)
     report(view, member, summary)
 
@@ -159,7 +164,8 @@ def create_session(view) -> None:
 def report(view, member, summary) -> None:
     note = st.text_area("Your note for the report (only in the file, not kept)", max_chars=NOTE_MAX,
                         key=f"report-note-{member.name}")
-    page = report_html(summary, view.classroom.name, member.focus or view.focus, note, datetime.now())
+    page = report_html(summary, view.classroom.name, member.focus or view.focus, note, datetime.now(),
+                       member.with_people)
     st.download_button(f"Download {plain(member.name)}'s report (prints on one page)", page,
                        file_name=f"report-{member.name}.html", mime="text/html", key=f"report-{member.name}")
 

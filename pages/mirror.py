@@ -86,7 +86,7 @@ goal = st.toggle("Goal: hold it for about two seconds", key="live_goal",
 # shown only with the goal on: a disabled slider's greyed label fails WCAG's contrast
 level = st.slider("Level to hold it above", 30, 95, 60, 5, format="%d%%", key="live_level") if goal else None
 held = camera_reader(files, target, level / 100 if level else None, current().reduced_motion,
-                     st.session_state.get("live_round", 0), WORDS)
+                     st.session_state.get("live_round", 0), WORDS)["held"]
 if held:
     keep(held)
 if "live_held" in st.session_state:

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from fercore.labels import EMOTIONS
+from fercore.milestones import FACES_READ, milestones, reached
 from fercore.store import StoreError, trend_window, trends
 from ui import charts
 from ui.learner import sign_out, signed_in_learner
@@ -37,6 +38,31 @@ def leave(learner: str, code: str, name: str) -> None:
     st.session_state["left"] = f"You have left {plain(name)}: its educator no longer sees your answers."
 
 
+def with_people(learner: str) -> None:
+    """Guess the face's answers, beside the pictures': per emotion the partner meant."""
+    tallies = store().with_people_by_emotion(learner)
+    if not tallies:
+        return
+    st.subheader("With people")
+    st.write("Faces of people in the room, from Guess the face: what your partner meant, what you saw, and the "
+             "model's second opinion.")
+    st.dataframe(pd.DataFrame([{"emotion your partner meant": emotion, "faces": tally.faces,
+                                "you saw it": tally.matched, "the model read it": tally.model_matched}
+                               for emotion, tally in tallies.items()]), hide_index=True)
+
+
+def marks_of_practice(learner: str, answers) -> None:
+    """Quiet marks of practice done: a collection, never a ranking. Not shown in "no scores" mode."""
+    if st.session_state.get("no_scores"):
+        return
+    marks = reached(milestones(answers, store().answers_with_people(learner)))
+    if not marks:
+        return
+    st.subheader("Marks of practice")
+    st.write(" · ".join(f"{mark.count} {mark.emotion} faces read" if mark.kind == FACES_READ
+                        else f"your first {mark.emotion} face with people" for mark in marks))
+
+
 def forget_me(learner: str) -> None:
     """Delete everything kept under the nickname, after the key is typed once more."""
     with st.expander("Delete all my answers"):
@@ -66,7 +92,9 @@ if learner is None:
 with store_trouble_said():  # the page reads the store all the way down
     answers = store().answers(learner)
     if not answers:
-        st.info(f"No answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+        st.info(f"No quiz answers yet for {plain(learner)}. Try a few faces in the quiz first.")
+        with_people(learner)
+        marks_of_practice(learner, answers)
         your_classes(learner)
         forget_me(learner)
         st.stop()
@@ -99,5 +127,7 @@ with store_trouble_said():  # the page reads the store all the way down
     st.dataframe(pd.DataFrame([{"started": p.label, "faces": p.overall.answered, "matched": f"{p.overall.accuracy:.0%}",
                                 "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
                                for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
+    with_people(learner)
+    marks_of_practice(learner, answers)
     your_classes(learner)
     forget_me(learner)

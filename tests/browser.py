@@ -14,9 +14,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Navigation label -> the page's title, as a person sees them.
 PAGES = {"Home": "Reading facial emotions", "Quiz": "Emotion quiz", "Progress": "Your progress",
-         "Your photo": "Your photo", "Live mirror": "Live mirror", "Class sessions": "Class sessions",
-         "Classes": "Classes", "Practice decks": "Practice decks", "Train": "Train a model",
-         "About the model": "About the model"}
+         "Your photo": "Your photo", "Live mirror": "Live mirror", "With someone": "Practise with someone",
+         "Class sessions": "Class sessions", "Classes": "Classes", "Practice decks": "Practice decks",
+         "Train": "Train a model", "About the model": "About the model"}
 FINGER = 44  # px: WCAG 2.5.5's and the platforms' comfortable touch target, on touch and narrow screens
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download can't run here
 # Headless as root on a closed network: without these Chromium retries blocked connections forever.

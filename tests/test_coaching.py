@@ -3,6 +3,7 @@ lately, and the one-page report."""
 from datetime import datetime, timedelta, timezone
 
 from fercore.coaching import (confusions, emotion_trends, not_practised_lately, report_html, summarize)
+from fercore.store.records import PeopleTally
 from fercore.labels import INDEX
 from fercore.store import ClassMember, Classroom, Focus, StoredAnswer
 
@@ -44,8 +45,10 @@ def test_the_report_says_what_was_practised_the_trends_confusions_and_next_step_
         (HAPPY, HAPPY), start=NOW - timedelta(days=1))
     classroom = Classroom("QWERTY", "Blue <group>", NOW)
     focus = Focus(classroom, "Zoe", ("fear", "sad"), 2, "Eyebrows & eyes", NOW)
-    page = report_html(summarize("Zoe", history), classroom.name, focus, "<script>x</script> Great week", NOW)
+    page = report_html(summarize("Zoe", history), classroom.name, focus, "<script>x</script> Great week", NOW,
+                       {"happy": PeopleTally(faces=3, matched=2, model_matched=3)})
     assert "Practice report: Zoe" in page and "Class Blue &lt;group&gt;" in page
+    assert "<td>happy</td><td>3</td><td>2</td><td>3</td>" in page  # faces of people read in Guess the face
     assert "4 faces" in page and "3 in class sessions and\n1 on their own" in page
     assert "<td>fear</td><td>2</td><td></td><td>0%</td><td>too few answers to tell</td>" in page
     assert "fear was read as sad twice" in page

@@ -87,13 +87,19 @@ def camera_browser(browser, data_path, predictor, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(camera_browser, data_path, tmp_path_factory):
+def served(camera_browser, data_path, tmp_path_factory):
+    """The app's address and its store's file."""
     scratch = tmp_path_factory.mktemp("mirror-e2e")
     env = {"FER_DB": str(scratch / "progress.sqlite3"), "FER_TRAINED_DIR": str(scratch / "trained"),
            "FER_ACTIVE_MODEL_FILE": str(scratch / "active_model.json"), "FER_DATA": str(data_path),
            "FER_E2E_LOG": str(scratch / "streamlit.log")}
     with app_server(env) as (url, _):
-        yield url
+        yield url, scratch / "progress.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def app(served):
+    return served[0]
 
 
 @contextmanager
@@ -155,9 +161,11 @@ def test_the_face_is_read_on_the_device_and_no_video_leaves_the_page(camera_brow
 
 def test_a_goal_held_keeps_its_still_with_where_the_model_looked(camera_browser, app):
     with mirror_page(camera_browser, app) as page:
+        page.emulate_media(reduced_motion="reduce")  # the meter moves in calm steps of 10%
         page.get_by_text("Goal: hold it for about two seconds").click()  # at 60%, the face's happy holds it
         settled(page)
         press(page, "Start the camera")
+        page.get_by_text(re.compile(r"^happy: \d*0%$")).wait_for()
         page.get_by_role("heading", name="You held it").wait_for()
         page.get_by_text(re.compile(r"^your best frame: happy at \d+%")).wait_for()
         page.get_by_role("img", name=re.compile("^Your face under a heatmap")).wait_for()

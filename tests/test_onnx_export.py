@@ -16,16 +16,17 @@ from fercore.data import load_fer2013, resolve_data_path
 from fercore.errors import ArtifactError
 from fercore.labels import EMOTIONS
 from fercore.model import build_model, hyperparameters
-from fercore.onnx_export import export_onnx, exported_digest
+from fercore.faces import DETECTOR_FILE
+from fercore.onnx_export import detector_with_any_size, export_onnx, exported_digest
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 
 
 def faces_to_read(n: int) -> np.ndarray:
-    """(n, 48, 48) uint8: PrivateTest faces when FER_DATA names FER2013, else generated ones (smooth shapes
+    """(n, 48, 48) uint8: PublicTest faces when FER_DATA names FER2013, else generated ones (smooth shapes
     of every brightness, so that the model gives mixed readings rather than one sure one)."""
     if os.environ.get("FER_DATA") and resolve_data_path().exists():
-        return load_fer2013(splits=("private",))["private"].sample(n).images
+        return load_fer2013(splits=("public",))["public"].sample(n).images
     rng = np.random.default_rng(0)
     faces = []
     for i in range(n):
@@ -82,12 +83,14 @@ def test_export_is_kept_while_the_model_file_is_the_same_and_redone_when_it_chan
     assert not first.cached and again.cached and out.stat().st_mtime_ns == written
     assert exported_digest(out) == file_digest(model_path)
 
-    keras.utils.set_random_seed(1)  # another model at the same path: exported afresh, and it reads as the new one
+    keras.utils.set_random_seed(1)  # a model trained afresh at the same path: exported again, read as the new one
     retrained = build_model(hyperparameters("seed", filters=8, dense_units=16))
+    faces = faces_to_read(32)
+    retrained.fit(faces[..., None].astype(np.float32), np.arange(32) % len(EMOTIONS), epochs=1, verbose=0)
     save_artifact(retrained, model_path, {"arch": "seed"})
     third = export_onnx(model_path, out)
     assert not third.cached and third.model_digest != first.model_digest == again.model_digest
-    faces = faces_to_read(4).astype(np.float32)
+    faces = faces[:4].astype(np.float32)
     session = onnxruntime.InferenceSession(out, providers=["CPUExecutionProvider"])
     assert np.abs(onnx_read(session, faces) - retrained(faces[..., None], training=False).numpy()).max() < 1e-4
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny.onnx"]  # no scratch left beside it
@@ -115,3 +118,17 @@ def test_cli_exports_and_reports_a_broken_model_in_one_line(shipped_export, tmp_
     assert main(["export-onnx", "--model", str(broken), "--out", str(tmp_path / "out.onnx")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_the_face_detector_takes_any_size_a_multiple_of_32_in_onnxruntime():
+    """YuNet's file declares 640x640; the browser's reader feeds it each view padded to a multiple of 32, as
+    OpenCV does."""
+    session = onnxruntime.InferenceSession(detector_with_any_size(DETECTOR_FILE), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):  # the file as shipped refuses it
+        onnxruntime.InferenceSession(str(DETECTOR_FILE), providers=["CPUExecutionProvider"]).run(
+            None, {"input": np.zeros((1, 3, 384, 448), np.float32)})
+    outputs = dict(zip([o.name for o in session.get_outputs()],
+                       session.run(None, {"input": np.zeros((1, 3, 384, 448), np.float32)})))
+    for stride in (8, 16, 32):
+        assert outputs[f"cls_{stride}"].shape == (1, 384 // stride * 448 // stride, 1)
+        assert outputs[f"kps_{stride}"].shape == (1, 384 // stride * 448 // stride, 10)

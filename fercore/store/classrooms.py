@@ -11,14 +11,20 @@ from fercore.labels import EMOTIONS
 from fercore.store.errors import StoreError, UnknownClassCode, WrongEducatorToken
 from fercore.store.identity import TOKEN_GROUPS, _hash, _random_text, fold, normalize_code
 from fercore.store.records import ClassMember, Classroom, ClassView, Focus, Membership
+from fercore.store.with_people import _people_by_emotion
 
 CLASS_NAME_MAX = 60  # shown on learners' screens: a line, not a paragraph
 NOTE_MAX = 500  # the educator's note on a next step: a few sentences
 WHOLE_CLASS = ""  # focuses.learner for a next step set for everyone in the class
+# A member's answers (the quiz's or with people) the class's educator sees: since joining, given alone or in
+# the class's sessions. Parameters: the learner's name, when they joined, the class's code.
+SINCE_JOINING = ("NOCASE(learner) = NOCASE(?) AND answered_at >= ? AND "
+                 "(session IS NULL OR session IN (SELECT code FROM sessions WHERE class_code = ?))")
 
 
 class Classrooms:
-    """The Store's methods for classes; they use the Store's _execute, _answers and _sessions."""
+    """The Store's methods for classes; they use the Store's _execute, _answers, _answers_with_people and
+    _sessions."""
 
     # Educators
 
@@ -37,18 +43,21 @@ class Classrooms:
 
     def class_view(self, code: str, token: str) -> ClassView:
         """Everything the class's educator may see: its learners in name order, each with their answers
-        since joining (on their own or in the class's sessions), the next steps set, the sessions run."""
+        (the quiz's, and with people by emotion) since joining, on their own or in the class's sessions; the
+        next steps set; the sessions run."""
         classroom = self._authorize_class(code, token)
         focuses = self._focuses(classroom)
         rows = self._execute("SELECT l.name, m.learner, m.joined_at FROM class_members m JOIN learners l "
                              "ON l.folded = m.learner WHERE m.class_code = ?", (classroom.code,))
-        members = [ClassMember(name, datetime.fromisoformat(joined), self._answers(
-            "NOCASE(learner) = NOCASE(?) AND answered_at >= ? AND "
-            "(session IS NULL OR session IN (SELECT code FROM sessions WHERE class_code = ?))",
-            (name, joined, classroom.code)), focuses.get(folded)) for name, folded, joined in rows]
+        members = [self._class_member(classroom, name, joined, focuses.get(folded)) for name, folded, joined in rows]
         members.sort(key=lambda member: member.name.casefold())
         return ClassView(classroom, members, focuses.get(WHOLE_CLASS), self._sessions("class_code = ?",
                                                                                      (classroom.code,)))
+
+    def _class_member(self, classroom: Classroom, name: str, joined: str, focus: Focus | None) -> ClassMember:
+        since_joining = (name, joined, classroom.code)
+        return ClassMember(name, datetime.fromisoformat(joined), self._answers(SINCE_JOINING, since_joining), focus,
+                           _people_by_emotion(self._answers_with_people(SINCE_JOINING, since_joining)))
 
     def set_focus(self, code: str, token: str, emotions: Iterable[str], level: int, note: str = "",
                   learner: str | None = None, deck: str | None = None) -> Focus:

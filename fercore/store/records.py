@@ -1,8 +1,8 @@
-"""What the store hands out: answers, tallies, periods of practice, sessions and their reports, a learner's
-display choices. Frozen dataclasses, no database."""
+"""What the store hands out: answers (quiz answers and answers with people), tallies, periods of practice, sessions
+and their reports, a learner's display choices. Frozen dataclasses, no database."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
@@ -55,6 +55,50 @@ class Tally:
     @property
     def model_accuracy(self) -> float:
         return self.model_correct / self.answered if self.answered else 0.0
+
+
+@dataclass(frozen=True)
+class PeopleAnswer:
+    """One guess while practising with a partner in the room; emotions are indices into fercore.labels.EMOTIONS.
+    Nothing of the partner is kept: no picture, no name."""
+
+    question_id: str  # one answer per question, however often sent
+    game: str  # "guess": Guess the face
+    intended: int  # the emotion the partner meant to show
+    choice: int  # the learner's
+    model_reading: int | None  # the model's top reading of the partner's face then; None: no face was found
+    model_probability: float | None  # the model's probability of that reading
+
+    @property
+    def matched(self) -> bool:
+        return self.choice == self.intended
+
+    @property
+    def model_matched(self) -> bool:
+        return self.model_reading == self.intended
+
+
+@dataclass(frozen=True)
+class StoredPeopleAnswer(PeopleAnswer):
+    id: int
+    learner: str
+    session: str | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class PeopleTally:
+    """Answers with people of one intended emotion: faces read, and how many the learner's choice and the
+    model's reading matched what the partner meant."""
+
+    faces: int
+    matched: int
+    model_matched: int
+
+    @classmethod
+    def of(cls, answers: Iterable[PeopleAnswer]) -> PeopleTally:
+        answers = list(answers)
+        return cls(len(answers), sum(a.matched for a in answers), sum(a.model_matched for a in answers))
 
 
 @dataclass(frozen=True)
@@ -143,6 +187,7 @@ class ClassMember:
     joined_at: datetime
     answers: list[StoredAnswer]  # oldest first
     focus: Focus | None  # set for this learner alone
+    with_people: dict[str, PeopleTally] = field(default_factory=dict)  # by intended emotion, in EMOTIONS order
 
 
 @dataclass(frozen=True)
@@ -179,6 +224,7 @@ class SessionReport:
     confusion: np.ndarray  # (7, 7) rows = true emotion, columns = the group's answers
     model_confusion: np.ndarray  # the model on the same faces
     most_missed: list[MissedFace]
+    with_people: dict[str, PeopleTally] = field(default_factory=dict)  # the session's, by intended emotion
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The tables, once for SQLite and once for PostgreSQL, and the schema's version."""
 from fercore.labels import NUM_CLASSES
 
-SCHEMA_VERSION = 8  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
+SCHEMA_VERSION = 9  # SQLite: PRAGMA user_version; PostgreSQL: schema_version; 2 added display_choices, 3 learners,
 # 4 answers.question_id, 5 decks, deck_faces, answers.deck and sessions.deck, 6 classes, class_members,
 # focuses and sessions.class_code, 7 decks.deleted_at, 8 wrong_keys, learners.look and
-# learners.look_folded
+# learners.look_folded, 9 answers_with_people
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     code        TEXT PRIMARY KEY,          -- the join code learners type
@@ -83,6 +83,20 @@ CREATE TABLE IF NOT EXISTS wrong_keys (  -- fercore.rate_limit: guesses slowed d
     last_at     REAL NOT NULL,             -- the latest, in seconds since 1970
     tried       TEXT NOT NULL              -- a digest of it: the same wrong key again is not counted again
 );
+CREATE TABLE IF NOT EXISTS answers_with_people (  -- practice with a partner in the room: nothing of the partner
+    id          INTEGER PRIMARY KEY,
+    answered_at TEXT NOT NULL,             -- ISO 8601, UTC
+    learner     TEXT NOT NULL COLLATE NOCASE,  -- as in answers
+    session     TEXT REFERENCES sessions (code) ON DELETE CASCADE,
+    question_id TEXT NOT NULL UNIQUE,      -- one answer per question, however often sent
+    game        TEXT NOT NULL,             -- "guess": Guess the face
+    intended    INTEGER NOT NULL CHECK (intended BETWEEN 0 AND {NUM_CLASSES - 1}),  -- the partner's, into EMOTIONS
+    choice      INTEGER NOT NULL CHECK (choice BETWEEN 0 AND {NUM_CLASSES - 1}),  -- the learner's
+    model_reading INTEGER CHECK (model_reading BETWEEN 0 AND {NUM_CLASSES - 1}),  -- NULL: no face was found
+    model_probability REAL CHECK (model_probability BETWEEN 0 AND 1)  -- the model's, of model_reading
+);
+CREATE INDEX IF NOT EXISTS answers_with_people_by_learner ON answers_with_people (learner);
+CREATE INDEX IF NOT EXISTS answers_with_people_by_session ON answers_with_people (session);
 """
 # The same tables, columns in the same order (some INSERTs rely on it). Times are ISO text compared with
 # `<`, so they sort bytewise (COLLATE "C") whatever the database's locale. ON DELETE CASCADE: writers here
@@ -166,6 +180,20 @@ CREATE TABLE IF NOT EXISTS wrong_keys (
     last_at     DOUBLE PRECISION NOT NULL,
     tried       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS answers_with_people (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    answered_at TEXT COLLATE "C" NOT NULL,
+    learner     TEXT NOT NULL,
+    session     TEXT REFERENCES sessions (code) ON DELETE CASCADE,
+    question_id TEXT NOT NULL UNIQUE,
+    game        TEXT NOT NULL,
+    intended    INTEGER NOT NULL CHECK (intended BETWEEN 0 AND {NUM_CLASSES - 1}),
+    choice      INTEGER NOT NULL CHECK (choice BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_reading INTEGER CHECK (model_reading BETWEEN 0 AND {NUM_CLASSES - 1}),
+    model_probability DOUBLE PRECISION CHECK (model_probability BETWEEN 0 AND 1)
+);
+CREATE INDEX IF NOT EXISTS answers_with_people_by_learner ON answers_with_people (lower(learner COLLATE "C"));
+CREATE INDEX IF NOT EXISTS answers_with_people_by_session ON answers_with_people (session);
 """
 # Columns added to a table after its first version, the same in both databases: a database from before
 # gains them at the end of the table, a new one right after its tables are made.

@@ -1,6 +1,7 @@
 """The Store: learners' answers, educators' sessions and classes, and practice decks in one SQLite file or
 one PostgreSQL database, shared by threads and processes (several app servers share a PostgreSQL database:
-docs/deploy.md). Classes and decks have modules of their own (classrooms, practice_decks), mixed in here.
+docs/deploy.md). Classes, decks and answers with people have modules of their own (classrooms, practice_decks,
+with_people), mixed in here.
 
 A learner is a nickname and a personal key (random, shown once, only its hash kept): the pages open a
 learner's answers only after `sign_in`. Answers, sessions and decks older than the retention period
@@ -31,6 +32,7 @@ from fercore.store.records import (Answer, DisplayChoices, Period, Session, Sess
                                    Tally, YouVsModel)
 from fercore.store.retention import retention_days
 from fercore.store.statistics import _by_emotion, _days, _most_missed, _period, _sittings, confusion_matrix
+from fercore.store.with_people import WithPeople, _people_by_emotion
 from fercore.store.wrong_keys import StoredCounts
 
 SESSION_NAME_MAX = 60  # shown on every learner's screen: a line, not a paragraph
@@ -39,7 +41,7 @@ CSV_COLUMNS = ("answered_at", "learner", "face_id", "true_label", "guess", "mode
 CSV_TIME = "%Y-%m-%d %H:%M:%S"  # the server's local time, a form spreadsheets read as a date
 
 
-class Store(Classrooms, PracticeDecks):
+class Store(Classrooms, PracticeDecks, WithPeople):
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float | None = None):
         """path: a SQLite file, or a PostgreSQL URL (postgresql://user@host/db); default FER_DB.
         busy_timeout: seconds a SQLite write waits for another program's lock before it says so (default
@@ -95,16 +97,17 @@ class Store(Classrooms, PracticeDecks):
         return rows[0][0]
 
     def forget_learner(self, nickname: str, key: str) -> int:
-        """Delete the learner, their answers, display choices and places in classes; returns how many
-        answers went."""
+        """Delete the learner, their answers (the quiz's and with people), display choices and places in classes;
+        returns how many answers went."""
         name = self.sign_in(nickname, key)
-        answers, *_ = self._execute_together(("DELETE FROM answers WHERE NOCASE(learner) = NOCASE(?)", (name,)),
-                                             ("DELETE FROM display_choices WHERE NOCASE(learner) = NOCASE(?)",
-                                              (name,)),
-                                             ("DELETE FROM focuses WHERE learner = ?", (name.casefold(),)),
-                                             ("DELETE FROM class_members WHERE learner = ?", (name.casefold(),)),
-                                             ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
-        return answers
+        answers, with_people, *_ = self._execute_together(
+            ("DELETE FROM answers WHERE NOCASE(learner) = NOCASE(?)", (name,)),
+            ("DELETE FROM answers_with_people WHERE NOCASE(learner) = NOCASE(?)", (name,)),
+            ("DELETE FROM display_choices WHERE NOCASE(learner) = NOCASE(?)", (name,)),
+            ("DELETE FROM focuses WHERE learner = ?", (name.casefold(),)),
+            ("DELETE FROM class_members WHERE learner = ?", (name.casefold(),)),
+            ("DELETE FROM learners WHERE folded = ?", (name.casefold(),)))
+        return answers + with_people
 
     def _refuse_look_alike(self, name: str) -> None:
         """NicknameTaken when name looks like a taken nickname other than itself (itself is simply taken).
@@ -261,6 +264,7 @@ class Store(Classrooms, PracticeDecks):
             confusion_matrix(answers),
             confusion_matrix(answers, model=True),
             _most_missed(answers),
+            _people_by_emotion(self._answers_with_people("session = ?", (session.code,))),
         )
 
     def export_csv(self, code: str, token: str) -> str:
@@ -287,13 +291,15 @@ class Store(Classrooms, PracticeDecks):
     # Retention
 
     def expire(self, days: int, now: datetime | None = None) -> tuple[int, int]:
-        """Delete answers, sessions and decks older than `days` (a session's or a deck's answers and a deck's
-        faces go with it), classes unused that long (nobody joined, no session run, no next step set), and
-        learners registered that long ago who have no answers left. Returns (answers, sessions) deleted."""
+        """Delete answers (the quiz's and with people), sessions and decks older than `days` (a session's or a
+        deck's answers and a deck's faces go with it), classes unused that long (nobody joined, no session run,
+        no next step set), and learners registered that long ago who have no answers left. Returns (quiz answers,
+        sessions) deleted."""
         cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).astimezone(timezone.utc).isoformat()
         old_sessions = "SELECT code FROM sessions WHERE created_at < ?1"
         old_decks = "SELECT code FROM decks WHERE created_at < ?1"
-        idle_learners = "created_at < ?1 AND name NOT IN (SELECT learner FROM answers)"
+        idle_learners = ("created_at < ?1 AND name NOT IN (SELECT learner FROM answers) "
+                         "AND NOCASE(name) NOT IN (SELECT NOCASE(learner) FROM answers_with_people)")
         idle_classes = ("created_at < ?1 "
                         "AND code NOT IN (SELECT class_code FROM class_members WHERE joined_at >= ?1) "
                         "AND code NOT IN (SELECT class_code FROM focuses WHERE set_at >= ?1) "
@@ -303,6 +309,7 @@ class Store(Classrooms, PracticeDecks):
             (f"DELETE FROM answers WHERE answered_at < ?1 OR session IN ({old_sessions}) OR deck IN ({old_decks}) "
              f"OR session IN (SELECT code FROM sessions WHERE deck IN ({old_decks}))", (cutoff,)),
             (f"DELETE FROM sessions WHERE created_at < ?1 OR deck IN ({old_decks})", (cutoff,)),
+            ("DELETE FROM answers_with_people WHERE answered_at < ?1", (cutoff,)),  # a session's went with it
             (f"DELETE FROM deck_faces WHERE deck IN ({old_decks})", (cutoff,)),
             ("DELETE FROM decks WHERE created_at < ?1", (cutoff,)),
             (f"DELETE FROM classes WHERE {idle_classes}", (cutoff,)),  # members and next steps go with it

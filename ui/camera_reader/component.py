@@ -11,11 +11,15 @@ _component = st.components.v2.component("fercore_camera_reader", js=Path(__file_
 
 
 def camera_reader(files: dict[str, str], target: str, level: float | None, calm: bool, goal_round: int,
-                  words: dict[str, str], key: str = "camera_reader") -> dict | None:
-    """Draws the reader; returns the goal held in this run ({still: a JPEG data URL, probabilities, target,
-    level, round}), else None. `words`: the sentences for a camera refused, missing, or a reader that can't
-    start here."""
-    result = _component(key=key, data=files | {"target": EMOTIONS.index(target), "level": level, "calm": calm,
-                                               "goal_round": goal_round, "words": words},
-                        on_held_change=lambda: None)
-    return getattr(result, "held", None)
+                  words: dict[str, str], key: str = "camera_reader", held_words: str = "you held it",
+                  choices: tuple[str, ...] = (), question: str = "") -> dict:
+    """Draws the reader. Returns what it sent in this run: "held", a goal held ({still: a JPEG data URL,
+    probabilities, target, level, round}), and "guessed", a choice made among `choices` while a question is
+    open ({choice, still, probabilities or None without a face, round: the question}); None when not sent.
+    With choices the model's reading stays hidden: a guess is the learner's own. `words`: the sentences for a
+    camera refused, missing, or a reader that can't start here."""
+    data = files | {"target": EMOTIONS.index(target), "level": level, "calm": calm, "goal_round": goal_round,
+                    "words": words, "held_words": held_words, "mode": "guess" if choices else "read",
+                    "choices": list(choices), "round": question}
+    result = _component(key=key, data=data, on_held_change=lambda: None, on_guessed_change=lambda: None)
+    return {"held": getattr(result, "held", None), "guessed": getattr(result, "guessed", None)}

@@ -315,14 +315,14 @@ function said(reading, target) {  // the meter in one sentence for a screen read
   return words;
 }
 
-function meterWords(reading, target, goal, step) {
+function meterWords(reading, target, goal, step, heldWords) {
   const name = EMOTIONS[target];
   if (!reading) return [[`${name}: starting`], null];
   if (!reading.probabilities) return [[`${name}: no face found`], null];
   const p = reading.probabilities, strength = Math.round(p[target] / step) * step, top = p.indexOf(Math.max(...p));
   const words = [`${name}: ${percent(strength)}`];
   if (top !== target) words.push(`top reading: ${EMOTIONS[top]} ${percent(p[top])}`);
-  else if (goal?.held) words.push("you held it");
+  else if (goal?.held) words.push(heldWords);
   else if (goal?.since != null) words.push("holding");
   return [words, strength];
 }
@@ -357,9 +357,11 @@ const HTML = `
     </div>
   </div>
   <p class="twin" role="status" aria-live="polite" hidden></p>
+  <div class="choices" role="group" hidden></div>
 </div>`;
 
 const CSS = `
+[hidden] { display: none !important; }
 .reader { font-family: var(--st-font, sans-serif); color: var(--st-text-color, inherit); }
 button { font: inherit; min-height: 44px; padding: 0.4rem 1rem; border-radius: 0.5rem; cursor: pointer;
   border: 1px solid var(--st-border-color, #888); background: var(--st-secondary-background-color, #f0f2f6);
@@ -376,6 +378,9 @@ video { display: block; max-width: 100%; height: auto; background: #000; }
 .fill { height: 100%; width: 0; background: #fff; }
 .notch { position: absolute; top: -0.35rem; bottom: -0.35rem; width: 2px; background: #fff; outline: 2px solid #141414; }
 .problem { margin: 0.5rem 0; }
+.choices { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 0.75rem; margin-top: 0.75rem; }
+.choices button { min-height: 56px; font-size: 1.1rem; }
+.guessing .meter, .guessing .twin { display: none; }
 `;
 
 class Reader {
@@ -397,12 +402,17 @@ class Reader {
   fitScreen() {  // the video no taller than the screen below its top, so its meter shows with it
     const scroller = this.video.closest?.("[data-testid='stMain']") || this.root.host?.closest("[data-testid='stMain']");
     const top = this.el("stage").getBoundingClientRect().top + (scroller?.scrollTop || 0);
-    this.video.style.maxHeight = `${Math.max(240, Math.round(innerHeight - top - 16))}px`;
+    const below = this.el("choices").hidden ? 0 : this.el("choices").getBoundingClientRect().height + 12;
+    this.video.style.maxHeight = `${Math.max(200, Math.round(innerHeight - top - below - 16))}px`;
   }
 
   configure(data) {
     const before = this.settings;
     this.settings = data;
+    this.guessing = data.mode === "guess";  // the model's reading stays hidden until the learner has chosen
+    this.root.querySelector(".reader").classList.toggle("guessing", this.guessing);
+    if (data.round !== before.round || String(data.choices) !== String(before.choices)) this.offerChoices();
+    if (!this.el("stage").hidden) { this.el("choices").hidden = !this.guessing; this.fit(); }  // once reading
     if (data.target !== before.target || data.level !== before.level || data.goal_round !== before.goal_round)
       this.goal = data.level == null ? null : new HoldGoal(data.target, data.level);
   }
@@ -427,7 +437,7 @@ class Reader {
         ort.then(o => session(o, this.settings.detector)), ort.then(o => session(o, this.settings.model))]);
       if (!this.stream) return;  // stopped while the model loaded
       this.faces = new FaceFollower(new Detector(detector)); this.model = model;
-      this.el("stage").hidden = false; this.el("twin").hidden = false;
+      this.el("stage").hidden = false; this.el("twin").hidden = false; this.el("choices").hidden = !this.guessing;
       button.textContent = "Stop";
       this.fit();
       this.loop(this.stream);
@@ -445,6 +455,7 @@ class Reader {
     this.video.srcObject = null;
     if (this.goal) { this.goal.since = this.goal.best = null; }
     this.el("stage").hidden = true; this.el("twin").hidden = true; this.el("twin").textContent = "";
+    this.el("choices").hidden = true; this.latest = null;
     this.el("start").textContent = "Start the camera";
   }
 
@@ -474,6 +485,7 @@ class Reader {
       const before = this.reading?.probabilities;
       const shown = raw && (before ? raw.map((v, i) => SMOOTHING * v + (1 - SMOOTHING) * before[i]) : raw);
       this.reading = { face, probabilities: shown, raw, size: [rgba.width, rgba.height] };
+      this.latest = { rgba, raw };  // what a guess is checked against: the frame on screen as it is made
       this.readings++;
       this.goal?.update(() => copied(rgba), face, raw, shown, performance.now() / 1000);
       this.draw();
@@ -489,7 +501,7 @@ class Reader {
       rect.style.display = face ? "" : "none";
       if (face) ["x", "y", "width", "height"].forEach((k, i) => rect.setAttribute(k, face.box[i]));
     });
-    const [words, strength] = meterWords(this.reading, target, this.goal, this.step);
+    const [words, strength] = meterWords(this.reading, target, this.goal, this.step, this.settings.held_words || "you held it");
     this.el("words").textContent = words[0]; this.el("more").textContent = words[1] || "";
     this.el("fill").style.width = `${Math.min(1, strength ?? 0) * 100}%`;
     const notch = this.el("notch");
@@ -500,14 +512,36 @@ class Reader {
     }
   }
 
+  offerChoices() {
+    const group = this.el("choices");
+    group.setAttribute("aria-label", this.settings.choices_label || "What do you see?");
+    group.replaceChildren(...(this.settings.choices || []).map(name => {
+      const button = Object.assign(document.createElement("button"), { type: "button", textContent: name });
+      button.addEventListener("click", () => this.sendGuess(name));
+      return button;
+    }));
+  }
+
+  sendGuess(choice) {  // the learner's choice, with the frame on screen at that moment and its reading
+    if (!this.latest || this.guessed === this.settings.round) return;  // one guess a round
+    this.guessed = this.settings.round;
+    this.el("choices").querySelectorAll("button").forEach(b => { b.disabled = true; });
+    this.send("guessed", { choice, still: jpeg(this.latest.rgba), probabilities: this.latest.raw, round: this.settings.round });
+  }
+
   sendHeld(goal) {  // the one still that leaves the browser: the best frame of a goal held
     goal.sent = true;
-    const { frame, probabilities } = goal.held, canvas = document.createElement("canvas");
-    canvas.width = frame.width; canvas.height = frame.height;
-    canvas.getContext("2d").putImageData(frame, 0, 0);
-    this.send("held", { still: canvas.toDataURL("image/jpeg", 0.95), probabilities, target: goal.target,
+    const { frame, probabilities } = goal.held;
+    this.send("held", { still: jpeg(frame), probabilities, target: goal.target,
                         level: goal.level, round: this.settings.goal_round });
   }
+}
+
+function jpeg(image) {
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width; canvas.height = image.height;
+  canvas.getContext("2d").putImageData(image, 0, 0);
+  return canvas.toDataURL("image/jpeg", 0.95);
 }
 
 function copied(image) { return new ImageData(new Uint8ClampedArray(image.data), image.width, image.height); }
