@@ -43,3 +43,11 @@ def milestones(answers: Iterable[Answer], with_people: Iterable[PeopleAnswer]) -
 def reached(marks: Iterable[Milestone]) -> list[Milestone]:
     """Only the marks reached, in the order given."""
     return [mark for mark in marks if mark.reached]
+
+
+def just_reached(answers: Iterable[Answer], with_people: Iterable[PeopleAnswer], emotion: str) -> Milestone | None:
+    """The faces-read mark of `emotion` that the latest face of it reached, if its count is exactly a mark now:
+    what the quiz says quietly after that answer."""
+    count = sum(EMOTIONS[a.true_label] == emotion for a in answers) + sum(
+        EMOTIONS[a.intended] == emotion for a in with_people)
+    return Milestone(emotion, FACES_READ, count, True) if count in FACES_READ_MARKS else None

@@ -34,6 +34,10 @@ PRIVACY = """
   the model this app sends it; no frame goes to this server or anywhere else, and the camera stops when
   you press Stop or leave the page. Only when you hold a goal does its one still come to this server, to
   show where the model looked: it is kept in memory until you close the tab, never written or logged.
+- **A partner on With someone is nobody's account.** Nothing of them is kept: their face is read in your
+  browser, the picture at the moment you choose comes to this server only to show where the model
+  looked and is gone when you close the tab, and only your answer is kept under your nickname (what they
+  meant, what you chose, what the model read).
 - **Your answers are yours.** They are kept on this server under your nickname, and only your nickname
   with your personal key opens them. No e-mail and no account: nothing else about you. The key is shown
   once; the server keeps only a fingerprint of it, so nobody can look it up.

@@ -9,6 +9,7 @@ from fercore.coaching import focus_words
 from fercore.errors import ArtifactError, DatasetError, FercoreError
 from fercore.explain import explain_face, overlay
 from fercore.labels import EMOTIONS
+from fercore.milestones import just_reached
 from fercore.quiz import ADAPT_WINDOW, DECK_FACE, LEVELS, QuizError, next_question, score, suggest_level
 from fercore.store import StoreError, UnknownClassCode, UnknownDeckCode, UnknownSessionCode
 from ui.dataset_panel import dataset_panel
@@ -201,12 +202,14 @@ def answer(asked: str, choice: str, session: str | None, deck: str | None) -> No
         state["not_saved"] = plain(exc)
         return
     # The reveal shows what is stored: after a retry, the first press may be the one that was kept.
-    state.update(result=score(question, EMOTIONS[kept.guess]), not_saved=None)
+    state.update(result=score(question, EMOTIONS[kept.guess]), not_saved=None,
+                 mark_reached=just_reached(store().answers(state["learner"]),
+                                           store().answers_with_people(state["learner"]), EMOTIONS[kept.true_label]))
 
 
 def next_face(asked: str) -> None:
     if st.session_state.get("asked") == asked:  # a second press must not skip the face after it
-        st.session_state.update(question=None, result=None)
+        st.session_state.update(question=None, result=None, mark_reached=None)
 
 
 def readings(question, given):
@@ -307,6 +310,9 @@ def scores(learner, class_session, deck):
         where = " in this session" if class_session else " on this deck" if deck else " so far"
         st.caption(f"{right} of {len(answers)} matched the label{where} · "
                    f"current run: {store().streak(learner, deck_code)}")
+    mark = st.session_state.get("mark_reached")
+    if mark and st.session_state.get("result") is not None:  # quietly, once, on the reveal that reached it
+        st.caption(f"A mark of practice: {mark.count} {mark.emotion} faces read. All your marks are on Progress.")
 
 
 who, code_box = st.columns(2, vertical_alignment="bottom")  # one row: the reveal fits a laptop screen

@@ -35,3 +35,14 @@ def test_faces_read_reach_each_mark_exactly_at_its_count_with_answers_with_peopl
 def test_the_first_with_people_is_reached_per_intended_emotion():
     assert reached(milestones(quiz(SAD, 3), with_people(HAPPY, 1))) == [
         Milestone("happy", FIRST_WITH_PEOPLE, 1, True)]
+
+
+def test_the_quiz_hears_of_a_mark_only_on_the_answer_that_reaches_it():
+    from fercore.milestones import just_reached
+    from fercore.store.records import Answer
+
+    happy = [Answer(f"f{n}", 3, 3, 3, 1) for n in range(10)]
+    assert just_reached(happy[:9], [], "happy") is None
+    mark = just_reached(happy, [], "happy")
+    assert (mark.emotion, mark.count) == ("happy", 10)
+    assert just_reached(happy + happy[:1], [], "happy") is None

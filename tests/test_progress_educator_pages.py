@@ -128,3 +128,25 @@ def test_an_educator_whose_session_ran_on_a_deck_its_owner_deleted_keeps_the_cou
     assert "2 learner(s)" in app.subheader[0].value and len(app.get("plotly_chart")) == 3  # the counts stay
     told = " ".join(i.value for i in app.info)
     assert "owner deleted the deck and its photos" in told and "counts" in told and "kept" in told
+
+
+def test_partner_answers_and_marks_of_practice_show_on_progress_and_marks_are_off_in_no_scores_mode(pages_store):
+    from fercore.store import PeopleAnswer
+
+    for n in range(10):
+        pages_store.record("Ana", Answer(f"PublicTest_{n}", 3, 3 if n % 2 else 4, 3, 1))
+    pages_store.record_with_people("Ana", PeopleAnswer("q1", "guess", 0, 0, 3, 0.7))
+    pages_store.record("Ben", Answer("PublicTest_99", 4, 4, 4, 1))  # another learner: never named on Ana's page
+    app = AppTest.from_file("../pages/progress.py", default_timeout=60).run()
+    sign_in(app, "Ana")
+    assert not app.exception
+    assert "With people" in [h.value for h in app.subheader]
+    people = app.dataframe[-1].value
+    assert list(people["emotion your partner meant"]) == ["angry"] and list(people["you saw it"]) == [1]
+    marks = [m.value for m in app.markdown if "faces read" in m.value]
+    assert marks == ["your first angry face with people · 10 happy faces read"]  # in the emotions' order
+    assert not any("Ben" in m.value for m in app.markdown)
+
+    app.session_state["no_scores"] = True
+    app.run()
+    assert "Marks of practice" not in [h.value for h in app.subheader]
