@@ -67,6 +67,7 @@ def guess_the_face(learner: str, files: dict[str, str]) -> None:
     question = game["question"] if game["stage"] == "guess" else ""
     sent = camera_reader(files, "happy", None, current().reduced_motion, 0, WORDS, key="partner_camera",
                          choices=EMOTIONS if question else (), question=question)["guessed"]
+    sent = sent or game.get("unsaved")  # a choice the store could not take yet is not lost
     if sent and sent.get("round") == game["question"] and game["stage"] == "guess":
         guessed(learner, game, sent)
     if game["stage"] == "reveal":
@@ -106,8 +107,11 @@ def guessed(learner: str, game: dict, sent: dict) -> None:
     try:
         store().record_with_people(learner, answer)
     except StoreError as exc:
-        st.error(f"Your answer could not be kept: {plain(exc)} Press your choice again in a moment.")
+        game["unsaved"] = sent
+        st.error(f"Your answer is not saved yet: {plain(exc)}")
+        st.button("Save it again")  # a run, which tries again
         return
+    game.pop("unsaved", None)
     game.update(stage="reveal", choice=choice, held=held)
 
 

@@ -47,3 +47,22 @@ def write_y4m(path: Path, frames: list[np.ndarray], repeat: int = 15) -> Path:
             for _ in range(repeat):
                 out.write(b"FRAME\n" + planes)
     return path
+
+
+def moving_face(face: np.ndarray, frames: int = 90, seed: int = 0) -> list[np.ndarray]:
+    """A face moving as people do in front of a camera, looped every `frames` frames: drifting, nearing and
+    turning a little (the clip benchmarks/mirror.py measured the server stream on, at commit e339dd9)."""
+    background = np.clip(np.random.default_rng(seed).normal(128, 25, FRAME[::-1]), 0, 255).astype(np.uint8)
+    clip = []
+    for n in range(frames):
+        phase = 2 * np.pi * n / frames
+        side = int(240 + 20 * np.sin(phase))
+        centre = (320 + 30 * np.sin(phase), 240 + 15 * np.cos(phase))
+        turn = cv2.getRotationMatrix2D((side / 2, side / 2), 8 * np.sin(2 * phase), 1.0)
+        turn[:, 2] += (centre[0] - side / 2, centre[1] - side / 2)
+        resized = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        inside = cv2.warpAffine(np.full((side, side), 255, np.uint8), turn, FRAME) > 127
+        gray = background.copy()
+        gray[inside] = cv2.warpAffine(resized, turn, FRAME)[inside]
+        clip.append(gray)
+    return clip

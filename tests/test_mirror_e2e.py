@@ -22,7 +22,7 @@ from test_faces import findable, noisy_canvas, paste, paste_turned, public_faces
 from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
 
 from fercore.data import resolve_data_path
-from fercore.faces import FaceFollower, find_near_faces
+from fercore.faces import FaceFollower, find_faces, find_near_faces
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 from ui.camera_reader.files import FOLDER, RUNTIME, runtime_version
@@ -235,19 +235,20 @@ def pictures(root) -> dict[str, np.ndarray]:
 
 
 def test_the_browser_finds_frames_and_reads_faces_as_fercore_does(camera_browser, app, data_path, predictor):
-    """reader.js's readPicture (the reader's own code) against fercore.faces.find_near_faces and the
-    server's reading, on pictures that the one fake camera doesn't show."""
+    """reader.js's readPicture (the reader's own code) against fercore.faces.find_near_faces (a moving face) and
+    find_faces (a still one, as a photo's), and the server's reading, on pictures the fake camera doesn't show."""
     source = (FOLDER / "reader.js").read_text()
     with mirror_page(camera_browser, app) as page:
         page.evaluate("source => window.readerModule = import(URL.createObjectURL("
                       "new Blob([source], {type: 'text/javascript'})))", source)
-        for name, gray in pictures(data_path).items():
+        for (name, gray), photo in [(picture, photo) for picture in pictures(data_path).items() for photo in (0, 1)]:
             rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
-            read = page.evaluate("""async ([settings, pixels]) => {
+            read = page.evaluate("""async ([settings, pixels, photo]) => {
                 const rgba = Uint8ClampedArray.from(atob(pixels), c => c.charCodeAt(0));
-                return (await window.readerModule).readPicture(settings, rgba, 640, 480); }""",
-                                 [page.evaluate(f"() => {READER}.settings"), base64.b64encode(rgba.tobytes()).decode()])
-            found = find_near_faces(gray)
+                return (await window.readerModule).readPicture(settings, rgba, 640, 480, photo); }""",
+                                 [page.evaluate(f"() => {READER}.settings"), base64.b64encode(rgba.tobytes()).decode(),
+                                  bool(photo)])
+            found = sorted(find_faces(gray)[0], key=lambda f: -f.box[2]) if photo else find_near_faces(gray)
             if not found:
                 assert read is None, name
                 continue

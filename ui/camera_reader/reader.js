@@ -6,6 +6,10 @@ const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutr
 const COARSE_SIDE = 320, BORDER = 0.25, SCORE = 0.4, NMS = 0.3, TURN = 30, LEAN = 3, DUPLICATE_OVERLAP = 0.5;
 const FRAME_SCALE = 1.04, FACE = 48, STRIDES = [8, 16, 32];
 const NEAR_SPAN = 2, WHOLE_FRAME_EVERY = 10, LEAN_CHANGE = 10;
+// A face still for this many frames is framed as a photo's face is (find_faces): the close-up pass alone frames
+// some faces a few pixels differently, which moved some readings by up to 0.3 from Your photo's and
+// `fercore predict`'s. Four detector passes, once per still spell, then every STILL_AGAIN frames.
+const STILL_FRAMES = 3, STILL_AGAIN = 30;
 const WORK_SIDE = 640;  // a frame's longest side as read, whatever the camera gives (the server read 640x480)
 const SMOOTHING = 0.5, HOLD_SECONDS = 2, SAY_EVERY_MS = 1500;  // fercore.mirror's and the old page's calm
 
@@ -83,19 +87,20 @@ function warped(image, map, width, height, replicate) {
     if (replicate) return src[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))];
     return x < 0 || y < 0 || x >= w || y >= h ? 0 : src[y * w + x];
   };
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const sx = a * x + b * y + c, sy = d * x + e * y + f, x0 = Math.floor(sx), y0 = Math.floor(sy);
-      const fx = sx - x0, fy = sy - y0;
+  for (let y = 0; y < height; y++) {
+    let sx = b * y + c, sy = e * y + f;  // stepped along the row: the map is affine
+    for (let x = 0; x < width; x++, sx += a, sy += d) {
+      const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
       let top, bottom;
       if (x0 >= 0 && y0 >= 0 && x0 < w - 1 && y0 < h - 1) {  // inside: most pixels, read directly
         const i = y0 * w + x0;
-        top = src[i] * (1 - fx) + src[i + 1] * fx; bottom = src[i + w] * (1 - fx) + src[i + w + 1] * fx;
+        top = src[i] + (src[i + 1] - src[i]) * fx; bottom = src[i + w] + (src[i + w + 1] - src[i + w]) * fx;
       } else {
         top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx; bottom = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx;
       }
-      out[y * width + x] = Math.round(top * (1 - fy) + bottom * fy);
+      out[y * width + x] = Math.round(top + (bottom - top) * fy);
     }
+  }
   return { data: out, width, height };
 }
 
@@ -190,6 +195,16 @@ class Detector {  // YuNet as cv2.FaceDetectorYN runs it: padded to 32, decoded,
     });
   }
 
+  // the largest face as fercore.faces.find_faces finds it in a photo (Your photo, `fercore predict`): the frame
+  // itself (a frame is never over its 2048 px) and the close-up view upright and turned both ways
+  async photoFace(gray) {
+    const [small, toSmall] = coarseView(gray);
+    let rows = await this.mapped(gray, [1, 0, 0, 0, 1, 0]);
+    for (const turn of [0, TURN, -TURN]) rows = rows.concat(await this.mapped(...turned(small, toSmall, turn)));
+    const [largest] = unique(rows, gray).sort((a, b) => b.w - a.w);
+    return largest || null;
+  }
+
   // the largest faces found in a view of the frame (fercore.faces._near_passes): upright, then turned the
   // way the faces lean, or both ways when the upright pass finds none
   async nearPasses(gray, view, toView, most) {
@@ -197,11 +212,7 @@ class Detector {  // YuNet as cv2.FaceDetectorYN runs it: padded to 32, decoded,
     const leans = rows.length ? new Set(rows.map(r => tilt(r.landmarks)).filter(t => Math.abs(t) >= LEAN).map(Math.sign))
       : new Set([1, -1]);
     for (const lean of leans) rows = rows.concat(await this.mapped(...turned(view, toView, TURN * lean)));
-    const kept = [];
-    rows.sort((a, b) => b.score - a.score || b.w - a.w)
-      .forEach(r => { if (kept.every(k => overlap(r, k) <= DUPLICATE_OVERLAP)) kept.push(r); });
-    return kept.filter(r => r.x + r.w / 2 >= 0 && r.x + r.w / 2 < gray.width && r.y + r.h / 2 >= 0 && r.y + r.h / 2 < gray.height)
-      .sort((a, b) => b.w - a.w).slice(0, most).map(r => ({ row: r, box: boxOf(r), tilt: Math.round(tilt(r.landmarks) * 10) / 10 }));
+    return unique(rows, gray).sort((a, b) => b.w - a.w).slice(0, most).map(r => ({ row: r, box: boxOf(r), tilt: Math.round(tilt(r.landmarks) * 10) / 10 }));
   }
 }
 
@@ -234,6 +245,13 @@ class FaceFollower {
     const found = (await this.detector.nearPasses(gray, window, toWindow, 3)).filter(f => close(f, this.anchor));
     return found[0] || null;
   }
+}
+
+function unique(rows, gray) {  // duplicates suppressed, best score first; centres inside the frame
+  const kept = [];
+  rows.sort((a, b) => b.score - a.score || b.w - a.w)
+    .forEach(r => { if (kept.every(k => overlap(r, k) <= DUPLICATE_OVERLAP)) kept.push(r); });
+  return kept.filter(r => r.x + r.w / 2 >= 0 && r.x + r.w / 2 < gray.width && r.y + r.h / 2 >= 0 && r.y + r.h / 2 < gray.height);
 }
 
 function close(face, other) {  // face's centre within half a side of other's: the same face, moved a little
@@ -391,7 +409,7 @@ class Reader {
     this.video = root.querySelector("video");
     this.canvas = document.createElement("canvas");
     this.el("start").addEventListener("click", () => (this.stream ? this.stop() : this.start()));
-    this.readings = 0; this.reading = null; this.settings = {};
+    this.readings = 0; this.reading = null; this.settings = {}; this.stillFrames = 0;
     this.spent = { finding: 0, reading: 0 };  // milliseconds in all, for benchmarks/mirror.py
     this.leaving = () => this.stop();
     this.fit = () => this.fitScreen();
@@ -400,7 +418,7 @@ class Reader {
   }
 
   fitScreen() {  // the video no taller than the screen below its top, so its meter shows with it
-    const scroller = this.video.closest?.("[data-testid='stMain']") || this.root.host?.closest("[data-testid='stMain']");
+    const scroller = this.root.host?.closest("[data-testid='stMain']");
     const top = this.el("stage").getBoundingClientRect().top + (scroller?.scrollTop || 0);
     const below = this.el("choices").hidden ? 0 : this.el("choices").getBoundingClientRect().height + 12;
     this.video.style.maxHeight = `${Math.max(200, Math.round(innerHeight - top - below - 16))}px`;
@@ -455,7 +473,7 @@ class Reader {
     this.video.srcObject = null;
     if (this.goal) { this.goal.since = this.goal.best = null; }
     this.el("stage").hidden = true; this.el("twin").hidden = true; this.el("twin").textContent = "";
-    this.el("choices").hidden = true; this.latest = null;
+    this.el("choices").hidden = true; this.latest = this.followed = this.photoRow = null; this.stillFrames = 0;
     this.el("start").textContent = "Start the camera";
   }
 
@@ -478,7 +496,7 @@ class Reader {
       await nextFrame(this.video);
       if (this.stream !== stream || !this.video.videoWidth) continue;
       const began = performance.now(), rgba = this.frame(), gray = grayOf(rgba.data, rgba.width, rgba.height);
-      const face = await this.faces.find(gray), found = performance.now();
+      const face = await this.still(gray, await this.faces.find(gray)), found = performance.now();
       const raw = face ? await read(this.model, face.crop) : null;
       this.spent.finding += found - began; this.spent.reading += performance.now() - found;
       if (this.stream !== stream) return;
@@ -491,6 +509,16 @@ class Reader {
       this.draw();
       if (this.goal?.held && !this.goal.sent) this.sendHeld(this.goal);
     }
+  }
+
+  async still(gray, face) {  // while the face stays put, the face as a photo's is found
+    const same = face && this.followed && face.box.every((v, i) => Math.abs(v - this.followed.box[i]) <= 1);
+    this.followed = face;
+    this.stillFrames = same ? this.stillFrames + 1 : 0;
+    if (this.stillFrames < STILL_FRAMES) { this.photoRow = null; return face; }
+    if (!this.photoRow || (this.stillFrames - STILL_FRAMES) % STILL_AGAIN === 0)
+      this.photoRow = await this.faces.detector.photoFace(gray);
+    return this.photoRow ? framedFace(gray, this.photoRow) : face;
   }
 
   draw() {
@@ -558,14 +586,16 @@ function problemOf(error) {
   return "reader";  // onnxruntime-web or a model that could not load
 }
 
-// One picture's largest face found, framed and read as the camera's first frame is (find_near_faces), for
+// One picture's largest face found, framed and read as the camera's first frame is (find_near_faces), or as a
+// still face is (photo: find_faces), for
 // tests/test_mirror_e2e.py to hold against fercore on pictures a fake camera can't easily show
-export async function readPicture(settings, rgba, width, height) {
+export async function readPicture(settings, rgba, width, height, photo = false) {
   const ort = await loadRuntime(settings.files);
   const detector = new Detector(await session(ort, settings.detector)), model = await session(ort, settings.model);
-  const gray = grayOf(rgba, width, height), [found] = await detector.nearPasses(gray, ...coarseView(gray), 1);
-  if (!found) return null;
-  const face = framedFace(gray, found.row);
+  const gray = grayOf(rgba, width, height);
+  const row = photo ? await detector.photoFace(gray) : (await detector.nearPasses(gray, ...coarseView(gray), 1))[0]?.row;
+  if (!row) return null;
+  const face = framedFace(gray, row);
   return { box: face.box, crop: Array.from(face.crop), probabilities: await read(model, face.crop) };
 }
 
