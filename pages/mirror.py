@@ -3,14 +3,12 @@ video is read in this browser (ui/camera_reader); the server sees only the still
 import cv2
 import streamlit as st
 
-from fercore import registry
 from fercore.errors import ArtifactError
 from fercore.explain import explain_face, landmarks_in_crop, overlay
 from fercore.images import ImageError
 from fercore.labels import EMOTIONS
 from fercore.mirror import Held, held_from_still
-from ui.camera_reader.component import camera_reader
-from ui.camera_reader.files import ReaderFilesMissing, reader_files
+from ui.camera_reader.component import camera_reader, files_or_stop
 from ui.display import current
 from ui.resources import active_predictor, model_problem
 from ui.text import plain
@@ -25,11 +23,6 @@ WORDS = {"refused": f"The camera was refused, so the mirror can't see you. {NO_V
 
 st.title("Live mirror")
 st.caption(PRIVACY)
-
-
-@st.cache_data(max_entries=8, show_spinner="Preparing the mirror's reader (once per model)...")
-def _files(model_path: str, modified: float) -> dict[str, str]:
-    return reader_files(registry.active_model_path())
 
 
 def held_it(held: Held, target: int, level: float) -> None:
@@ -69,16 +62,7 @@ def keep(sent: dict) -> None:
         st.warning(plain(str(exc)) if isinstance(exc, ImageError) else "The still from the camera did not arrive whole.")
 
 
-model_path = registry.active_model_path()
-try:
-    active_predictor()  # TensorFlow is loaded by the model's one loader, before the export below uses it too
-    files = _files(str(model_path), model_path.stat().st_mtime if model_path.exists() else 0.0)
-except ArtifactError as exc:
-    model_problem(exc)
-    st.stop()
-except ReaderFilesMissing as exc:
-    st.error(str(exc))
-    st.stop()
+files = files_or_stop()
 
 target = st.selectbox("Emotion to practise", EMOTIONS, index=EMOTIONS.index("happy"), key="live_target")
 goal = st.toggle("Goal: hold it for about two seconds", key="live_goal",

@@ -8,18 +8,15 @@ import uuid
 import cv2
 import streamlit as st
 
-from fercore import registry
-from fercore.errors import ArtifactError
 from fercore.explain import explain_face, landmarks_in_crop, overlay
 from fercore.images import ImageError
 from fercore.labels import EMOTIONS
 from fercore.mirror import held_from_still
 from fercore.store import PeopleAnswer, StoreError
-from ui.camera_reader.component import camera_reader
-from ui.camera_reader.files import ReaderFilesMissing, reader_files
+from ui.camera_reader.component import camera_reader, files_or_stop
 from ui.display import current
 from ui.learner import signed_in_learner
-from ui.resources import active_predictor, model_problem, store, store_trouble_said
+from ui.resources import active_predictor, store, store_trouble_said
 from ui.text import plain
 
 PRIVACY = ("The video stays on this device: faces are found and read in this browser. Nothing of your partner "
@@ -33,23 +30,6 @@ BRING_LEVEL = 0.5  # "there it is": the model reads the emotion at half or more 
 
 st.title("Practise with someone")
 st.caption(PRIVACY)
-
-
-@st.cache_data(max_entries=8, show_spinner="Preparing the camera's reader (once per model)...")
-def _files(model_path: str, modified: float) -> dict[str, str]:
-    return reader_files(registry.active_model_path())
-
-
-def reader_files_or_stop() -> dict[str, str]:
-    path = registry.active_model_path()
-    try:
-        active_predictor()  # TensorFlow is loaded by the model's one loader, before the export uses it too
-        return _files(str(path), path.stat().st_mtime if path.exists() else 0.0)
-    except ArtifactError as exc:
-        model_problem(exc)
-    except ReaderFilesMissing as exc:
-        st.error(str(exc))
-    st.stop()
 
 
 def new_round() -> None:
@@ -188,7 +168,7 @@ def again() -> None:
 learner = signed_in_learner()
 if learner is None:
     st.stop()
-files = reader_files_or_stop()
+files = files_or_stop()
 # a radio, not a segmented control: Streamlit draws the latter's chosen option below WCAG's contrast
 game = st.radio("Game", ["Guess the face", "Bring it out"], horizontal=True, key="partner_game")
 if game == "Bring it out":

@@ -86,7 +86,8 @@ def test_export_is_kept_while_the_model_file_is_the_same_and_redone_when_it_chan
     keras.utils.set_random_seed(1)  # a model trained afresh at the same path: exported again, read as the new one
     retrained = build_model(hyperparameters("seed", filters=8, dense_units=16))
     faces = faces_to_read(32)
-    retrained.fit(faces[..., None].astype(np.float32), np.arange(32) % len(EMOTIONS), epochs=1, verbose=0)
+    retrained.fit(faces[..., None].astype(np.float32), keras.utils.to_categorical(np.arange(32) % len(EMOTIONS)),
+                  epochs=1, verbose=0)
     save_artifact(retrained, model_path, {"arch": "seed"})
     third = export_onnx(model_path, out)
     assert not third.cached and third.model_digest != first.model_digest == again.model_digest

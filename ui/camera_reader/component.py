@@ -5,7 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from fercore import registry
+from fercore.errors import ArtifactError
 from fercore.labels import EMOTIONS
+from ui.camera_reader.files import ReaderFilesMissing, reader_files
+from ui.resources import active_predictor, model_problem
 
 _component = st.components.v2.component("fercore_camera_reader", js=Path(__file__).with_name("reader.js").read_text())
 
@@ -23,3 +27,21 @@ def camera_reader(files: dict[str, str], target: str, level: float | None, calm:
                     "choices": list(choices), "round": question}
     result = _component(key=key, data=data, on_held_change=lambda: None, on_guessed_change=lambda: None)
     return {"held": getattr(result, "held", None), "guessed": getattr(result, "guessed", None)}
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the camera's reader (once per model)...")
+def _files(model_path: str, modified: float) -> dict[str, str]:
+    return reader_files(Path(model_path))
+
+
+def files_or_stop() -> dict[str, str]:
+    """The addresses of the reader's files for the model the app uses; a page without them says why and stops."""
+    path = registry.active_model_path()
+    try:
+        active_predictor()  # TensorFlow is loaded by the model's one loader, before the export uses it too
+        return _files(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except ArtifactError as exc:
+        model_problem(exc)
+    except ReaderFilesMissing as exc:
+        st.error(str(exc))
+    st.stop()

@@ -492,8 +492,12 @@ class Reader {
   }
 
   async loop(stream) {
+    let arrived = nextFrame(this.video);
     while (this.stream === stream) {
-      await nextFrame(this.video);
+      await arrived;
+      // armed before the work: a frame that comes while this one is read is read next, without waiting for
+      // the one after it (half a frame's time a reading, at 15 readings/s)
+      arrived = nextFrame(this.video);
       if (this.stream !== stream || !this.video.videoWidth) continue;
       const began = performance.now(), rgba = this.frame(), gray = grayOf(rgba.data, rgba.width, rgba.height);
       const face = await this.still(gray, await this.faces.find(gray)), found = performance.now();
@@ -574,7 +578,7 @@ function jpeg(image) {
 
 function copied(image) { return new ImageData(new Uint8ClampedArray(image.data), image.width, image.height); }
 
-function nextFrame(video) {  // the next frame the camera gives (a still camera's frame is read again after a frame's time)
+function nextFrame(video) {  // the next frame the camera gives
   return new Promise(resolve => (video.requestVideoFrameCallback ? video.requestVideoFrameCallback(() => resolve())
     : requestAnimationFrame(() => resolve())));
 }
