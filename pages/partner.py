@@ -93,6 +93,7 @@ def guessed(learner: str, game: dict, sent: dict) -> None:
         return
     game.pop("unsaved", None)
     game.update(stage="reveal", choice=choice, held=held)
+    st.rerun()  # the reader was drawn with the question's choices above: drawn again without them
 
 
 def reveal(game: dict) -> None:

@@ -324,6 +324,7 @@ def test_guess_the_face_a_round_is_stored_once_under_the_learner_and_forgotten_w
         choice.press("Enter")  # by keyboard, as a learner without a mouse chooses
 
         page.get_by_role("heading", name="What you each saw").wait_for()
+        choices.get_by_role("button").first.wait_for(state="detached")  # no choices left to press in the reveal
         assert page.get_by_test_id("stMetric").filter(has_text="Your partner meant").inner_text().endswith("happy")
         assert page.get_by_test_id("stMetric").filter(has_text="You chose").inner_text().endswith("happy")
         page.get_by_test_id("stMetric").filter(has_text="The model's second opinion").filter(
