@@ -22,7 +22,7 @@ from test_faces import findable, noisy_canvas, paste, paste_turned, public_faces
 from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
 
 from fercore.data import resolve_data_path
-from fercore.faces import FaceFollower, find_faces, find_near_faces
+from fercore.faces import find_faces, find_near_faces
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 from fercore.store import Store
@@ -40,9 +40,10 @@ WATCH = """(() => {
 })()"""
 LIVE_TRACKS = "() => window.__tracks.filter(t => t.readyState === 'live').length"
 READER = "[...window.fercoreReaders][0]"
-# The reader's own reading of a frame of the still face, and that frame as the page drew it.
+# The reader's own reading of a frame of the still face (held still for several frames: framed as a photo's
+# face), and that frame as the page drew it.
 SETTLED = f"""async () => {{ const r = {READER}, n = r.readings;
-  while (r.readings < n + 3) await new Promise(done => setTimeout(done, 20));
+  while (r.readings < n + 6) await new Promise(done => setTimeout(done, 20));
   const v = r.video, c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
   c.getContext('2d').drawImage(v, 0, 0);
   return [r.reading.raw, c.toDataURL('image/png')]; }}"""
@@ -133,10 +134,10 @@ def test_the_face_is_read_on_the_device_and_no_video_leaves_the_page(camera_brow
         page.get_by_text(re.compile(r"^happy: \d+%$")).wait_for()  # the meter over the video
         sent_while_reading = len(page.sent)
 
-        # the reading is the app's own: the same as the server's reading of the very frame it read
+        # the reading is the app's own: a still face read as the server reads it in a photo, on the very frame
         raw, png = page.evaluate(SETTLED)
         frame = cv2.imdecode(np.frombuffer(base64.b64decode(png.split(",", 1)[1]), np.uint8), cv2.IMREAD_GRAYSCALE)
-        face = FaceFollower().find(frame)
+        face = max(find_faces(frame)[0], key=lambda f: f.box[2])
         served = predictor.probabilities(face.crop[None])[0]
         assert np.abs(np.array(raw) - served).max() <= 0.03, (raw, served)
 

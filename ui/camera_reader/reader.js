@@ -9,7 +9,7 @@ const NEAR_SPAN = 2, WHOLE_FRAME_EVERY = 10, LEAN_CHANGE = 10;
 // A face still for this many frames is framed as a photo's face is (find_faces): the close-up pass alone frames
 // some faces a few pixels differently, which moved some readings by up to 0.3 from Your photo's and
 // `fercore predict`'s. Four detector passes, once per still spell, then every STILL_AGAIN frames.
-const STILL_FRAMES = 3, STILL_AGAIN = 30;
+const STILL_FRAMES = 3, STILL_AGAIN = 30, STILL_ROOM = 0.03;
 const WORK_SIDE = 640;  // a frame's longest side as read, whatever the camera gives (the server read 640x480)
 const SMOOTHING = 0.5, HOLD_SECONDS = 2, SAY_EVERY_MS = 1500;  // fercore.mirror's and the old page's calm
 
@@ -473,7 +473,7 @@ class Reader {
     this.video.srcObject = null;
     if (this.goal) { this.goal.since = this.goal.best = null; }
     this.el("stage").hidden = true; this.el("twin").hidden = true; this.el("twin").textContent = "";
-    this.el("choices").hidden = true; this.latest = this.followed = this.photoRow = null; this.stillFrames = 0;
+    this.el("choices").hidden = true; this.latest = this.stillAnchor = this.photoRow = null; this.stillFrames = 0;
     this.el("start").textContent = "Start the camera";
   }
 
@@ -516,10 +516,15 @@ class Reader {
   }
 
   async still(gray, face) {  // while the face stays put, the face as a photo's is found
-    const same = face && this.followed && face.box.every((v, i) => Math.abs(v - this.followed.box[i]) <= 1);
-    this.followed = face;
-    this.stillFrames = same ? this.stillFrames + 1 : 0;
-    if (this.stillFrames < STILL_FRAMES) { this.photoRow = null; return face; }
+    // still: within a few pixels of where the spell began (the follower's window and its whole-frame look
+    // every tenth frame place a still face a pixel or two apart; a slow drift ends the spell)
+    const anchor = this.stillAnchor, room = anchor && Math.max(2, STILL_ROOM * anchor.box[2]);
+    if (!face || !anchor || face.box.some((v, i) => Math.abs(v - anchor.box[i]) > room)) {
+      this.stillAnchor = face; this.stillFrames = 0; this.photoRow = null;
+      return face;
+    }
+    this.stillFrames++;
+    if (this.stillFrames < STILL_FRAMES) return face;
     if (!this.photoRow || (this.stillFrames - STILL_FRAMES) % STILL_AGAIN === 0)
       this.photoRow = await this.faces.detector.photoFace(gray);
     return this.photoRow ? framedFace(gray, this.photoRow) : face;
