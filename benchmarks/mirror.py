@@ -169,7 +169,7 @@ def ten_learners(playwright, url: str, video: Path, seconds: float, quiz_runs: i
 
 # a still face's reading once it has been still for a few frames (framed then as a photo's face is)
 SETTLED_RAW = """async () => { const r = [...window.fercoreReaders][0], n = r.readings;
-  while (r.readings < n + 6) await new Promise(done => setTimeout(done, 20));
+  while (r.readings < n + 10) await new Promise(done => setTimeout(done, 20));
   const v = r.video, c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
   c.getContext('2d').drawImage(v, 0, 0);
   return [r.reading.raw, c.toDataURL('image/png')]; }"""

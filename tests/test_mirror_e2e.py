@@ -43,7 +43,7 @@ READER = "[...window.fercoreReaders][0]"
 # The reader's own reading of a frame of the still face (held still for several frames: framed as a photo's
 # face), and that frame as the page drew it.
 SETTLED = f"""async () => {{ const r = {READER}, n = r.readings;
-  while (r.readings < n + 6) await new Promise(done => setTimeout(done, 20));
+  while (r.readings < n + 10) await new Promise(done => setTimeout(done, 20));
   const v = r.video, c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
   c.getContext('2d').drawImage(v, 0, 0);
   return [r.reading.raw, c.toDataURL('image/png')]; }}"""

@@ -9,7 +9,7 @@ const NEAR_SPAN = 2, WHOLE_FRAME_EVERY = 10, LEAN_CHANGE = 10;
 // A face still for this many frames is framed as a photo's face is (find_faces): the close-up pass alone frames
 // some faces a few pixels differently, which moved some readings by up to 0.3 from Your photo's and
 // `fercore predict`'s. Four detector passes, once per still spell, then every STILL_AGAIN frames.
-const STILL_FRAMES = 3, STILL_AGAIN = 30, STILL_ROOM = 0.03;
+const STILL_FRAMES = 6, STILL_AGAIN = 30, STILL_ROOM = 0.015;
 const WORK_SIDE = 640;  // a frame's longest side as read, whatever the camera gives (the server read 640x480)
 const SMOOTHING = 0.5, HOLD_SECONDS = 2, SAY_EVERY_MS = 1500;  // fercore.mirror's and the old page's calm
 
