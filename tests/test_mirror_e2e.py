@@ -19,7 +19,7 @@ import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, FINGER, app_server, settled
 from camera import fake_camera_args, framed_faces, write_y4m
 from test_faces import findable, noisy_canvas, paste, paste_turned, public_faces
-from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot  # noqa: F401 (a fixture)
+from test_e2e import accessible, browser, new_page, no_traceback, open_page, shot, sign_in  # noqa: F401 (a fixture)
 
 from fercore.data import resolve_data_path
 from fercore.faces import find_faces, find_near_faces
@@ -277,10 +277,8 @@ ON_ONE_SCREEN = """() => { const root = [...(window.fercoreReaders || [])][0]?.r
 
 
 def sign_in_as(page, nickname: str) -> str:
-    """A new learner; their key."""
-    page.get_by_role("textbox", name="Your nickname").fill(nickname)
-    page.get_by_role("button", name="Continue").click()
-    key = page.get_by_test_id("stCode").inner_text().strip()
+    """A new learner, as the quiz's tests sign in (after the page has settled); their key."""
+    key = sign_in(page, nickname)
     page.get_by_role("button", name="I have kept my key").click()
     settled(page)
     return key
