@@ -123,6 +123,16 @@ def db(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture
+def store(db):
+    """A Store on `db` (SQLite, and PostgreSQL where the test asks for both), closed after the test."""
+    from fercore.store import Store
+
+    store = Store(db)
+    yield store
+    store.close()
+
+
 def sign_in(app, nickname: str, key: str = ""):
     """Type a nickname (and key) into a page's sign-in form and continue, as a learner would."""
     boxes = {box.label: box for box in app.text_input}

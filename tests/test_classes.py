@@ -13,13 +13,6 @@ from fercore.store import SCHEMA_VERSION, Store, StoreError, UnknownClassCode, W
 FEAR, HAPPY, SAD = (INDEX[e] for e in ("fear", "happy", "sad"))
 
 
-@pytest.fixture
-def store(db):
-    store = Store(db)
-    yield store
-    store.close()
-
-
 def joined(store, *names):
     """A class with these learners in it; returns (class, token)."""
     classroom, token = store.create_class("Blue group")

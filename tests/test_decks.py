@@ -29,13 +29,6 @@ def faces(real_data_path):
     return faces_of_fer2013(real_data_path)
 
 
-@pytest.fixture
-def store(db):
-    store = Store(db)
-    yield store
-    store.close()
-
-
 def colourful(rgb: np.ndarray) -> bool:
     return float(np.abs(rgb[..., 0].astype(int) - rgb[..., 2]).mean()) > 10
 

@@ -12,13 +12,6 @@ from fercore.store import PeopleAnswer, PeopleTally, Store, StoreError, UnknownS
 FEAR, HAPPY, SAD = (INDEX[e] for e in ("fear", "happy", "sad"))
 
 
-@pytest.fixture
-def store(db):
-    store = Store(db)
-    yield store
-    store.close()
-
-
 def guess(question_id, intended, choice, reading=None, probability=None) -> PeopleAnswer:
     return PeopleAnswer(question_id, "guess", intended, choice, reading, probability)
 

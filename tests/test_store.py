@@ -23,13 +23,6 @@ from fercore.store.schema import ADDED_INDEXES
 FEAR, SURPRISE, HAPPY, SAD = (INDEX[e] for e in ("fear", "surprise", "happy", "sad"))
 
 
-@pytest.fixture
-def store(db):
-    store = Store(db)
-    yield store
-    store.close()
-
-
 def query(db, sql: str, params: tuple = ()) -> list[tuple]:
     """Straight to the database, around the Store: a SQLite file's path or a PostgreSQL URL."""
     if isinstance(db, Path):
