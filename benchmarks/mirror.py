@@ -1,19 +1,20 @@
 """The Live mirror's targets (issue 42), with its video read in the browser: `streamlit run app.py` on this
 machine, headless Debian Chromium with a fake camera filming real FER2013 faces at 640x480.
 
-(a) one learner (a face moving as people do, the clip the server stream was measured on): readings per second, and seconds from Start to the first reading, on a first visit and
-    with the reader's files already in the browser's cache;
+(a) one learner (a face moving as people do, the clip the server stream was measured on): readings per
+    second, and seconds from Start to the first reading, on a first visit and with the reader's files
+    already in the browser's cache;
 (b) ten learners at once (ten pages streaming for --seconds): the app server's CPU time while they stream (its
     process and its children), and another learner's first quiz face, the server's part (from the nickname's
-    Enter to the server's last message before the face shows), idle and beside the ten in turn. The ten
-    pages' Chromium runs at the lowest CPU priority: it stands for the learners' own devices, which read
-    their videos with their own processors, not the server's;
+    Enter to the server's last message before the face shows), with the ten cameras stopped and streaming,
+    in turn. The ten pages' Chromium runs at the lowest CPU priority: it stands for the learners' own
+    devices, which read their videos with their own processors, not the server's;
 (c) a face held still: the reader's reading against `python -m fercore predict` on the very frame it read.
 
 The server stream this replaced (WebRTC to the server, read there) measured, with benchmarks/mirror.py at
 commit e339dd9: 26 readings/s for one learner, 12/s each for five, most of both cores for five.
 
-    .venv/bin/python -m benchmarks.mirror [--data PATH] [--seconds 60] [--quiz-runs 5]
+    .venv/bin/python -m benchmarks.mirror [--data PATH] [--seconds 60] [--quiz-runs 8] [--parts abc]
 """
 import argparse
 import base64
@@ -138,10 +139,33 @@ def first_quiz_face(browser, url: str, nickname: str) -> float:
     return max((t for t in messages if entered < t < shown), default=float("nan")) - entered
 
 
+def streaming(pages, on: bool) -> None:
+    """The ten learners' cameras stopped, or started again and reading."""
+    if not on:
+        for page in pages:
+            page.evaluate(f"() => ({READERS})().forEach(r => r.stop())")
+        return
+    for page in pages:
+        before = page.evaluate(READINGS)
+        page.evaluate(f"async () => {{ for (const r of ({READERS})()) await r.start(); }}")
+        page.wait_for_function(f"() => ({READINGS})() > {before}", timeout=120_000, polling=50)
+
+
+def quiz_faces_idle_and_busy(quizzer, url: str, pages, runs: int) -> tuple[list[float], list[float]]:
+    """First quiz faces with the ten learners' cameras stopped and streaming, in turn (ABBA order), so that
+    whatever drifts over the runs (the store, the caches) falls on both alike."""
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for n in range(runs):
+        for busy in ((False, True) if n % 2 == 0 else (True, False)):
+            streaming(pages, busy)
+            time.sleep(2)  # the start's own work settled
+            times[busy].append(first_quiz_face(quizzer, url, f"{'busy' if busy else 'idle'}{n}"))
+    return times[False], times[True]
+
+
 def ten_learners(playwright, url: str, video: Path, seconds: float, quiz_runs: int) -> bool:
     quizzer = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     first_quiz_face(quizzer, url, "warm")  # the quiz's faces are read once per model, on first use
-    idle = [first_quiz_face(quizzer, url, f"idle{n}") for n in range(quiz_runs)]
     with chromium(playwright, video, lowest_priority=True) as learners:
         pages = [learners.new_page(viewport={"width": 800, "height": 700}) for _ in range(LEARNERS)]
         for page in pages:
@@ -153,7 +177,7 @@ def ten_learners(playwright, url: str, video: Path, seconds: float, quiz_runs: i
         used = cpu_seconds(pids) - before_cpu
         elapsed = time.perf_counter() - started
         readings = sum(p.evaluate(READINGS) for p in pages) - before_readings
-        busy = [first_quiz_face(quizzer, url, f"busy{n}") for n in range(quiz_runs)]
+        idle, busy = quiz_faces_idle_and_busy(quizzer, url, pages, quiz_runs)
     quizzer.close()
     percent = 100 * used / elapsed
     ratio = statistics.median(busy) / statistics.median(idle)
@@ -161,7 +185,7 @@ def ten_learners(playwright, url: str, video: Path, seconds: float, quiz_runs: i
     print(f"(b) {LEARNERS} learners streaming for {elapsed:.0f} s: the app server used {percent:.1f}% of one core "
           f"(target <= {TARGETS['server_cpu_percent']:.0f}%); their pages read {readings / elapsed:.1f} faces/s in "
           f"all on this machine's 2 cores (each learner's own device reads its own); another learner's first quiz "
-          f"face, the server's part: {statistics.median(idle):.2f} s idle ({min(idle):.2f}-{max(idle):.2f}), "
+          f"face, the server's part: {statistics.median(idle):.2f} s with their cameras stopped ({min(idle):.2f}-{max(idle):.2f}), "
           f"{statistics.median(busy):.2f} s beside them ({min(busy):.2f}-{max(busy):.2f}), medians of {quiz_runs}: "
           f"{ratio:.2f}x (target <= {TARGETS['quiz_ratio']}x): {verdict(met)}", flush=True)
     return met
@@ -208,7 +232,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(resolve_data_path()))
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--quiz-runs", type=int, default=5)
+    parser.add_argument("--quiz-runs", type=int, default=8)
     parser.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run")
     args = parser.parse_args()
     print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.1f} at the start", flush=True)

@@ -74,7 +74,8 @@ class FaceFollower:
     stays within half a side of that place, so a still face is found the same way frame after frame. The
     whole frame is searched at first, when the face leaves, and every WHOLE_FRAME_EVERY frames: a larger
     face elsewhere (someone nearer) is then followed instead, and a head that has tilted since is looked
-    for at its new tilt."""
+    for at its new tilt. The window is turned to the face's tilt, so a face still upright in it is found
+    in one pass."""
 
     def __init__(self):
         self._anchor: Face | None = None  # the face the window is placed around
@@ -99,10 +100,13 @@ class FaceFollower:
         return found[0] if found else None
 
 
-def _near_passes(gray: np.ndarray, max_faces: int, small: np.ndarray, to_small: np.ndarray) -> list[Face]:
+def _near_passes(gray: np.ndarray, max_faces: int, small: np.ndarray, to_small: np.ndarray,
+                 turn: float = 0.0) -> list[Face]:
+    """The largest faces in a view turned `turn` degrees: a face leaning LEAN degrees from the view's own
+    turn is looked for again, turned further its way."""
     rows = _run(small, to_small)
-    leans = {np.sign(_tilt(row[4:14].reshape(5, 2))) for row in rows
-             if abs(_tilt(row[4:14].reshape(5, 2))) >= LEAN} if len(rows) else {1.0, -1.0}
+    leans = {np.sign(lean) for lean in (_tilt(row[4:14].reshape(5, 2)) - turn for row in rows)
+             if abs(lean) >= LEAN} if len(rows) else {1.0, -1.0}
     rows = np.concatenate([rows] + [_run(*_turned(small, to_small, COARSE_TURNS[1] * lean)) for lean in leans])
     detections = [d for d in _without_duplicates(rows) if _centre_inside(d, gray.shape)]
     return [_face(gray, d) for d in sorted(detections, key=lambda d: -d[2])[:max_faces]]
@@ -177,10 +181,10 @@ def _shrunk(gray: np.ndarray) -> tuple[np.ndarray, float, int]:
     return small, scale, round(BORDER * min(small.shape))
 
 
-def _window_view(gray: np.ndarray, near: Face) -> tuple[np.ndarray, np.ndarray] | None:
-    """The close-up view cut down to the window around an earlier face, and the map from photo to it; None
-    when that window is no smaller than the whole view. Its corner sits on the whole view's YuNet grid, so
-    the detector sees an upright face as it would in the whole view."""
+def _window_view(gray: np.ndarray, near: Face) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The close-up view cut down to the window around an earlier face, the map from photo to it and the
+    degrees it is turned; None when that window is no smaller than the whole view. Its corner sits on the
+    whole view's YuNet grid, so the detector sees an upright face as it would in the whole view."""
     small, scale, pad = _shrunk(gray)
     x, y, w, _ = near.box
     side = int(np.ceil(NEAR_SPAN * w * scale / YUNET_STRIDE)) * YUNET_STRIDE
@@ -192,7 +196,11 @@ def _window_view(gray: np.ndarray, near: Face) -> tuple[np.ndarray, np.ndarray] 
     shift = np.array([[1, 0, -corner[0]], [0, 1, -corner[1]]], float)
     window = cv2.warpAffine(small, shift, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     # a face that leans is looked for turned upright: an upright view puts a leaning face's eyes too level
-    return _turned(window, to_window, near.tilt) if abs(near.tilt) >= LEAN else (window, to_window)
+    return *_turned(window, to_window, _window_turn(near)), _window_turn(near)
+
+
+def _window_turn(near: Face) -> float:
+    return near.tilt if abs(near.tilt) >= LEAN else 0.0
 
 
 def _turned(image: np.ndarray, to_image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:

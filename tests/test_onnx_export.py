@@ -17,7 +17,7 @@ from fercore.errors import ArtifactError
 from fercore.labels import EMOTIONS
 from fercore.model import build_model, hyperparameters
 from fercore.faces import DETECTOR_FILE
-from fercore.onnx_export import detector_with_any_size, export_onnx, exported_digest
+from fercore.onnx_export import detector_for_reader, export_onnx, exported_digest
 from fercore.predict import Predictor
 from fercore.registry import SHIPPED_MODEL
 
@@ -121,15 +121,19 @@ def test_cli_exports_and_reports_a_broken_model_in_one_line(shipped_export, tmp_
     assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error
 
 
-def test_the_face_detector_takes_any_size_a_multiple_of_32_in_onnxruntime():
-    """YuNet's file declares 640x640; the browser's reader feeds it each view padded to a multiple of 32, as
-    OpenCV does."""
-    session = onnxruntime.InferenceSession(detector_with_any_size(DETECTOR_FILE), providers=["CPUExecutionProvider"])
-    with pytest.raises(Exception):  # the file as shipped refuses it
-        onnxruntime.InferenceSession(str(DETECTOR_FILE), providers=["CPUExecutionProvider"]).run(
-            None, {"input": np.zeros((1, 3, 384, 448), np.float32)})
+def test_the_face_detector_reads_one_gray_channel_at_any_size_a_multiple_of_32_in_onnxruntime():
+    """YuNet's file declares 640x640 and three channels; the browser's reader feeds it each gray view padded
+    to a multiple of 32, as OpenCV does, in one channel: it finds what the shipped file finds in the gray
+    picture given in all three."""
+    session = onnxruntime.InferenceSession(detector_for_reader(DETECTOR_FILE), providers=["CPUExecutionProvider"])
+    shipped = onnxruntime.InferenceSession(str(DETECTOR_FILE), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):  # the file as shipped refuses any other size
+        shipped.run(None, {"input": np.zeros((1, 3, 384, 448), np.float32)})
     outputs = dict(zip([o.name for o in session.get_outputs()],
-                       session.run(None, {"input": np.zeros((1, 3, 384, 448), np.float32)})))
+                       session.run(None, {"input": np.zeros((1, 1, 384, 448), np.float32)})))
     for stride in (8, 16, 32):
         assert outputs[f"cls_{stride}"].shape == (1, 384 // stride * 448 // stride, 1)
         assert outputs[f"kps_{stride}"].shape == (1, 384 // stride * 448 // stride, 10)
+    gray = cv2.resize(faces_to_read(1)[0], (640, 640)).astype(np.float32)[None, None]
+    one, three = session.run(None, {"input": gray}), shipped.run(None, {"input": np.repeat(gray, 3, axis=1)})
+    assert all(np.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(one, three))

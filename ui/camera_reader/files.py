@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from fercore import registry
 from fercore.faces import DETECTOR_FILE
-from fercore.onnx_export import detector_with_any_size, export_into
+from fercore.onnx_export import detector_for_reader, export_into
 
 FOLDER = Path(__file__).resolve().parent
 RUNTIME = FOLDER / "node_modules" / "onnxruntime-web"
@@ -61,7 +61,7 @@ def _gzipped(key: str, read) -> bytes:
 
 
 def _detector_bytes() -> bytes:
-    return detector_with_any_size(DETECTOR_FILE)
+    return detector_for_reader(DETECTOR_FILE)
 
 
 def _found(name: str):
@@ -131,7 +131,7 @@ def _detector_digest() -> str:
     if "detector" not in _digests:
         import hashlib
 
-        _digests["detector"] = hashlib.sha256(DETECTOR_FILE.read_bytes()).hexdigest()[:16]
+        _digests["detector"] = hashlib.sha256(_detector_bytes()).hexdigest()[:16]  # the file served, as changed
     return _digests["detector"]
 
 

@@ -31,25 +31,23 @@ function areaResized(image, width, height) {  // INTER_AREA: each output pixel t
       starts[o] = first; counts[o] = last - first;
       for (let s = first; s < last; s++) weights.push((Math.min(end, s + 1) - Math.max(start, s)) / scale);
     }
-    return { starts, counts, weights: Float32Array.from(weights) };
+    return [starts, counts, Float32Array.from(weights)];
   };
-  const cols = spans(width, image.width), rows = spans(height, image.height);
+  const [colStarts, colCounts, colWeights] = spans(width, image.width);
+  const [rowStarts, rowCounts, rowWeights] = spans(height, image.height);
   const across = new Float32Array(image.height * width), src = image.data, out = new Uint8Array(width * height);
-  for (let y = 0; y < image.height; y++)
-    for (let x = 0, k = 0; x < width; x++) {
+  for (let y = 0, o = 0; y < image.height; y++)
+    for (let x = 0, k = 0; x < width; x++, o++) {
       let sum = 0;
-      for (let c = 0; c < cols.counts[x]; c++, k++) sum += src[y * image.width + cols.starts[x] + c] * cols.weights[k];
-      across[y * width + x] = sum;
+      for (let c = 0, i = y * image.width + colStarts[x]; c < colCounts[x]; c++, k++, i++) sum += src[i] * colWeights[k];
+      across[o] = sum;
     }
-  for (let y = 0, k = 0; y < height; y++) {
-    const start = k;
+  for (let y = 0, k = 0; y < height; k += rowCounts[y], y++)
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      k = start;
-      for (let r = 0; r < rows.counts[y]; r++, k++) sum += across[(rows.starts[y] + r) * width + x] * rows.weights[k];
+      for (let r = 0, i = rowStarts[y] * width + x; r < rowCounts[y]; r++, i += width) sum += across[i] * rowWeights[k + r];
       out[y * width + x] = Math.min(255, Math.round(sum));
     }
-  }
   return { data: out, width, height };
 }
 
@@ -104,6 +102,25 @@ function warped(image, map, width, height, replicate) {
   return { data: out, width, height };
 }
 
+function shifted(image, dx, dy, width, height) {  // warped(image, [1, 0, dx, 0, 1, dy], ..., true), in less time
+  const out = new Uint8Array(width * height), src = image.data, w = image.width, h = image.height;
+  const ix = Math.floor(-dx), iy = Math.floor(-dy), fx = -dx - ix, fy = -dy - iy;
+  const left = new Int32Array(width), right = new Int32Array(width);  // each column's two source columns
+  for (let x = 0; x < width; x++) {
+    left[x] = Math.min(w - 1, Math.max(0, x + ix)); right[x] = Math.min(w - 1, Math.max(0, x + ix + 1));
+  }
+  for (let y = 0, o = 0; y < height; y++) {
+    const top = Math.min(h - 1, Math.max(0, y + iy)) * w, bottom = Math.min(h - 1, Math.max(0, y + iy + 1)) * w;
+    for (let x = 0; x < width; x++, o++) {
+      const p = left[x], q = right[x];
+      const upper = src[top + p] + (src[top + q] - src[top + p]) * fx;
+      const lower = src[bottom + p] + (src[bottom + q] - src[bottom + p]) * fx;
+      out[o] = upper + (lower - upper) * fy + 0.5;  // rounded half up, as Math.round: a typed array truncates
+    }
+  }
+  return { data: out, width, height };
+}
+
 function bordered(image, pad) {  // cv2.copyMakeBorder, BORDER_REPLICATE
   const width = image.width + 2 * pad, height = image.height + 2 * pad, out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -115,14 +132,17 @@ function bordered(image, pad) {  // cv2.copyMakeBorder, BORDER_REPLICATE
 
 // ---- finding the face: fercore.faces.find_near_faces ----
 
-function coarseView(gray) {  // the frame shrunk to COARSE_SIDE with a replicated border, and the map to it
+function shrunk(gray) {  // the frame shrunk to COARSE_SIDE, the scale, and the border the close-up view adds
   const scale = Math.min(1, COARSE_SIDE / Math.max(gray.width, gray.height));
   let small = gray;
   if (scale < 1) {
     const width = Math.round(gray.width * scale), height = Math.round(gray.height * scale);
     small = width * 2 === gray.width && height * 2 === gray.height ? halved(gray) : areaResized(gray, width, height);
   }
-  const pad = Math.round(BORDER * Math.min(small.width, small.height));
+  return [small, scale, Math.round(BORDER * Math.min(small.width, small.height))];
+}
+
+function coarseView(gray, [small, scale, pad] = shrunk(gray)) {  // with its replicated border, and the map to it
   return [bordered(small, pad), [scale, 0, pad, 0, scale, pad]];
 }
 
@@ -153,13 +173,9 @@ class Detector {  // YuNet as cv2.FaceDetectorYN runs it: padded to 32, decoded,
 
   async rows(image) {
     const padW = Math.ceil(image.width / 32) * 32, padH = Math.ceil(image.height / 32) * 32, plane = padW * padH;
-    const input = new Float32Array(3 * plane);  // the gray frame in all three channels, black padding
-    for (let y = 0; y < image.height; y++)
-      for (let x = 0; x < image.width; x++) {
-        const v = image.data[y * image.width + x], i = y * padW + x;
-        input[i] = v; input[plane + i] = v; input[2 * plane + i] = v;
-      }
-    const out = await this.session.run({ input: new this.session.ort.Tensor("float32", input, [1, 3, padH, padW]) });
+    const input = new Float32Array(plane);  // the gray view, black padding (the detector reads one channel)
+    for (let y = 0; y < image.height; y++) input.set(image.data.subarray(y * image.width, (y + 1) * image.width), y * padW);
+    const out = await this.session.run({ input: new this.session.ort.Tensor("float32", input, [1, 1, padH, padW]) });
     const found = [];
     for (const stride of STRIDES) {
       const cols = padW / stride, rows = padH / stride;
@@ -205,11 +221,11 @@ class Detector {  // YuNet as cv2.FaceDetectorYN runs it: padded to 32, decoded,
     return largest || null;
   }
 
-  // the largest faces found in a view of the frame (fercore.faces._near_passes): upright, then turned the
-  // way the faces lean, or both ways when the upright pass finds none
-  async nearPasses(gray, view, toView, most) {
+  // the largest faces found in a view of the frame turned `turn` degrees (fercore.faces._near_passes): as it
+  // is, then turned further the way the faces lean from it, or both ways when the first pass finds none
+  async nearPasses(gray, view, toView, most, turn = 0) {
     let rows = await this.mapped(view, toView);
-    const leans = rows.length ? new Set(rows.map(r => tilt(r.landmarks)).filter(t => Math.abs(t) >= LEAN).map(Math.sign))
+    const leans = rows.length ? new Set(rows.map(r => tilt(r.landmarks) - turn).filter(t => Math.abs(t) >= LEAN).map(Math.sign))
       : new Set([1, -1]);
     for (const lean of leans) rows = rows.concat(await this.mapped(...turned(view, toView, TURN * lean)));
     return unique(rows, gray).sort((a, b) => b.w - a.w).slice(0, most).map(r => ({ row: r, box: boxOf(r), tilt: Math.round(tilt(r.landmarks) * 10) / 10 }));
@@ -217,16 +233,17 @@ class Detector {  // YuNet as cv2.FaceDetectorYN runs it: padded to 32, decoded,
 }
 
 // One video's face, followed from frame to frame as fercore.faces.FaceFollower follows it: looked for in the
-// window around where it was found, and in the whole frame at first, when it is lost and every tenth frame.
+// window around where it was found, turned to its tilt then, and in the whole frame at first, when it is lost
+// and every tenth frame.
 class FaceFollower {
   constructor(detector) { Object.assign(this, { detector, anchor: null, frames: 0 }); }
 
   async find(gray) {
     this.frames = (this.frames + 1) % WHOLE_FRAME_EVERY;
-    const coarse = coarseView(gray);
-    const near = this.anchor ? await this.near(gray, coarse) : null;
+    const small = shrunk(gray);
+    const near = this.anchor ? await this.near(gray, small) : null;
     if (near && this.frames) return framedFace(gray, near.row);
-    const [whole] = await this.detector.nearPasses(gray, ...coarse, 1);
+    const [whole] = await this.detector.nearPasses(gray, ...coarseView(gray, small), 1);
     if (whole && !(near && close(whole, near) && Math.abs(whole.tilt - near.tilt) < LEAN_CHANGE)) {
       this.anchor = whole;  // the first face, a lost one found again, someone nearer, or a new tilt
       return framedFace(gray, whole.row);
@@ -235,15 +252,17 @@ class FaceFollower {
     return near && framedFace(gray, near.row);
   }
 
-  async near(gray, [view, toView]) {  // the window around the anchor, on the coarse view's YuNet grid
-    const scale = toView[0], pad = toView[2], [x, y, w] = this.anchor.box;
-    const side = Math.ceil(NEAR_SPAN * w * scale / 32) * 32;
-    if (side >= Math.min(view.width, view.height)) return null;
+  // the window around the anchor, cut from the shrunk frame on the coarse view's YuNet grid (its border is
+  // the frame's edge repeated, as cropped repeats it)
+  async near(gray, [small, scale, pad]) {
+    const [x, y, w] = this.anchor.box, side = Math.ceil(NEAR_SPAN * w * scale / 32) * 32;
+    if (side >= Math.min(small.width, small.height) + 2 * pad) return null;
     const corner = [x + w / 2, y + w / 2].map(centre => Math.round((centre * scale - side / 2 + pad) / 32) * 32 - pad);
-    let window = cropped(view, corner[0] + pad, corner[1] + pad, side), toWindow = [scale, 0, -corner[0], 0, scale, -corner[1]];
-    if (Math.abs(this.anchor.tilt) >= LEAN) [window, toWindow] = turned(window, toWindow, this.anchor.tilt);
-    const found = (await this.detector.nearPasses(gray, window, toWindow, 3)).filter(f => close(f, this.anchor));
-    return found[0] || null;
+    const turn = Math.abs(this.anchor.tilt) >= LEAN ? this.anchor.tilt : 0;
+    const [window, toWindow] = turned(cropped(small, corner[0], corner[1], side),
+                                      [scale, 0, -corner[0], 0, scale, -corner[1]], turn);
+    const [found] = (await this.detector.nearPasses(gray, window, toWindow, 3, turn)).filter(f => close(f, this.anchor));
+    return found || null;
   }
 }
 
@@ -280,7 +299,7 @@ function framedFace(gray, row) {  // fercore.faces._face: levelled by the eyes, 
   const angle = tilt(row.landmarks);
   // the square around the face that holds it at any turn, shrunk to at most 3x the crop
   const size = Math.ceil(side * 1.5), most = 3 * FACE;
-  let region = warped(gray, [1, 0, size / 2 - cx, 0, 1, size / 2 - cy], size, size, true), zoom = 1;
+  let region = shifted(gray, size / 2 - cx, size / 2 - cy, size, size), zoom = 1;
   if (size > most) { region = areaResized(region, most, most); zoom = most / size; }
   const middle = region.width / 2, frame = rotation(middle, middle, angle, FACE / (side * zoom));
   frame[2] += FACE / 2 - middle; frame[5] += FACE / 2 - middle;
