@@ -8,12 +8,10 @@ mode.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from fercore.labels import EMOTIONS
-from fercore.store.records import Answer, PeopleAnswer
 
 FACES_READ_MARKS = (10, 25, 50)
 FACES_READ = "faces read"
@@ -28,15 +26,15 @@ class Milestone:
     reached: bool
 
 
-def milestones(answers: Iterable[Answer], with_people: Iterable[PeopleAnswer]) -> list[Milestone]:
+def milestones(quiz_faces: Mapping[str, int], with_people_faces: Mapping[str, int]) -> list[Milestone]:
     """Every mark for one learner, reached or not, in EMOTIONS order: for each emotion its faces-read marks,
-    then its first with people."""
-    with_people_read = Counter(EMOTIONS[a.intended] for a in with_people)
-    read = Counter(EMOTIONS[a.true_label] for a in answers) + with_people_read
+    then its first with people. The counts are per emotion (Store.quiz_faces_by_emotion and
+    with_people_faces_by_emotion)."""
     marks = []
     for emotion in EMOTIONS:
-        marks += [Milestone(emotion, FACES_READ, count, read[emotion] >= count) for count in FACES_READ_MARKS]
-        marks.append(Milestone(emotion, FIRST_WITH_PEOPLE, 1, with_people_read[emotion] >= 1))
+        read = quiz_faces.get(emotion, 0) + with_people_faces.get(emotion, 0)
+        marks += [Milestone(emotion, FACES_READ, count, read >= count) for count in FACES_READ_MARKS]
+        marks.append(Milestone(emotion, FIRST_WITH_PEOPLE, 1, with_people_faces.get(emotion, 0) >= 1))
     return marks
 
 
@@ -45,9 +43,7 @@ def reached(marks: Iterable[Milestone]) -> list[Milestone]:
     return [mark for mark in marks if mark.reached]
 
 
-def just_reached(answers: Iterable[Answer], with_people: Iterable[PeopleAnswer], emotion: str) -> Milestone | None:
-    """The faces-read mark of `emotion` that the latest face of it reached, if its count is exactly a mark now:
-    what the quiz says quietly after that answer."""
-    count = sum(EMOTIONS[a.true_label] == emotion for a in answers) + sum(
-        EMOTIONS[a.intended] == emotion for a in with_people)
-    return Milestone(emotion, FACES_READ, count, True) if count in FACES_READ_MARKS else None
+def just_reached(emotion: str, faces_read: int) -> Milestone | None:
+    """The faces-read mark of `emotion` that the latest face of it reached, if the learner's count of its faces
+    read is exactly a mark now: what the quiz says quietly after that answer."""
+    return Milestone(emotion, FACES_READ, faces_read, True) if faces_read in FACES_READ_MARKS else None

@@ -51,11 +51,11 @@ def with_people(learner: str) -> None:
                                for emotion, tally in tallies.items()]), hide_index=True)
 
 
-def marks_of_practice(learner: str, answers) -> None:
+def marks_of_practice(learner: str) -> None:
     """Quiet marks of practice done: a collection, never a ranking. Not shown in "no scores" mode."""
     if st.session_state.get("no_scores"):
         return
-    marks = reached(milestones(answers, store().answers_with_people(learner)))
+    marks = reached(milestones(store().quiz_faces_by_emotion(learner), store().with_people_faces_by_emotion(learner)))
     if not marks:
         return
     st.subheader("Marks of practice")
@@ -94,7 +94,7 @@ with store_trouble_said():  # the page reads the store all the way down
     if not answers:
         st.info(f"No quiz answers yet for {plain(learner)}. Try a few faces in the quiz first.")
         with_people(learner)
-        marks_of_practice(learner, answers)
+        marks_of_practice(learner)
         your_classes(learner)
         forget_me(learner)
         st.stop()
@@ -128,6 +128,6 @@ with store_trouble_said():  # the page reads the store all the way down
                                 "model": f"{p.overall.model_accuracy:.0%}", "class session": p.session or ""}
                                for p in reversed(store().progress(learner, by="sitting"))]), hide_index=True)
     with_people(learner)
-    marks_of_practice(learner, answers)
+    marks_of_practice(learner)
     your_classes(learner)
     forget_me(learner)

@@ -202,9 +202,11 @@ def answer(asked: str, choice: str, session: str | None, deck: str | None) -> No
         state["not_saved"] = plain(exc)
         return
     # The reveal shows what is stored: after a retry, the first press may be the one that was kept.
+    emotion = EMOTIONS[kept.true_label]
+    faces_read = (store().quiz_faces_by_emotion(state["learner"]).get(emotion, 0)
+                  + store().with_people_faces_by_emotion(state["learner"]).get(emotion, 0))
     state.update(result=score(question, EMOTIONS[kept.guess]), not_saved=None,
-                 mark_reached=just_reached(store().answers(state["learner"]),
-                                           store().answers_with_people(state["learner"]), EMOTIONS[kept.true_label]))
+                 mark_reached=just_reached(emotion, faces_read))
 
 
 def next_face(asked: str) -> None:

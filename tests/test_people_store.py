@@ -29,6 +29,7 @@ def test_a_guess_is_stored_once_per_question_listed_and_tallied_by_intended_emot
     assert kept[0].model_probability == pytest.approx(0.9) and kept[2].model_probability is None
     assert {a.learner for a in kept} == {"Ana"} and kept[0].game == "guess" and kept[0].session is None
     assert store.with_people_by_emotion("Ana") == {"happy": PeopleTally(2, 1, 1), "sad": PeopleTally(1, 1, 0)}
+    assert store.with_people_faces_by_emotion("ana") == {"happy": 2, "sad": 1}
     with pytest.raises(StoreError):
         store.record_with_people("Ana", PeopleAnswer("q-5", "charades", HAPPY, HAPPY, None, None))
     with pytest.raises(UnknownSessionCode):
@@ -40,11 +41,17 @@ def test_answers_with_people_are_kept_apart_from_the_quizs_and_go_with_forget_me
     store.record("Ana", answer(HAPPY, HAPPY), question_id="q-1")
     store.record_with_people("Ana", guess("q-1", SAD, SAD))  # the same id in the other table is no clash
     store.record_with_people("Ana", guess("q-2", FEAR, SAD))
+    deck, _ = store.create_deck("Our family")
+    store.record("ANA", answer(HAPPY, SAD), question_id="q-3", deck=deck.code)
     assert [a.true_label for a in store.answers("Ana")] == [HAPPY]
     assert [a.intended for a in store.answers_with_people("Ana")] == [SAD, FEAR]
+    # faces read, as the marks of practice count them: the quiz's on FER2013 and on decks, and with people
+    assert store.quiz_faces_by_emotion("ana") == {"happy": 2}
+    assert store.with_people_faces_by_emotion("Ana") == {"sad": 1, "fear": 1}
 
-    assert store.forget_learner("Ana", key) == 3
+    assert store.forget_learner("Ana", key) == 4
     assert store.answers_with_people("Ana") == [] and store.with_people_by_emotion("Ana") == {}
+    assert store.quiz_faces_by_emotion("Ana") == {} and store.with_people_faces_by_emotion("Ana") == {}
 
 
 def test_answers_with_people_past_the_retention_period_are_deleted_and_keep_a_learner_while_kept(store):

@@ -182,10 +182,16 @@ def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_unt
 
     from fercore.decks import add_faces, faces_of, read_zip
 
+    from fercore.store import Answer
+
     owner = Store(quiz_env)
     deck, token = owner.create_deck("Our family")
     labelled = labelled_faces(real_data_path, 4)
     add_faces(owner, deck.code, token, faces_of(read_zip(photos_zip(labelled), "family.zip")), permission=True)
+    for label in range(len(EMOTIONS)):  # nine faces of each emotion read on FER2013's faces
+        for n in range(9):
+            owner.record("Sam", Answer(f"PublicTest_{label}{n}", label, label, label, 1), question_id=f"q{label}-{n}")
+    fer2013 = owner.answers("Sam")
     app = _page("Sam")
     app.text_input(key="class_code").input(deck.code.lower())
     app.run()
@@ -200,7 +206,11 @@ def test_a_learner_practises_a_deck_by_its_code_in_colour_apart_from_fer2013_unt
     assert metrics["The deck owner's label"] in {emotion for emotion, _ in labelled}
     assert len([img for element in app.get("image") for img in element.proto.imgs]) == 2  # face and heatmap
     kept = owner.answers("Sam", deck=deck.code)
-    assert len(kept) == 1 and kept[0].face_id.startswith(f"deck:{deck.code}:") and owner.answers("Sam") == []
+    assert len(kept) == 1 and kept[0].face_id.startswith(f"deck:{deck.code}:") and owner.answers("Sam") == fer2013
+    # the deck's face is the tenth of its emotion read: a mark of practice
+    label = metrics["The deck owner's label"]
+    mark = f"A mark of practice: 10 {label} faces read."
+    assert any(c.value.startswith(mark) for c in app.caption), [c.value for c in app.caption]
 
     owner.delete_deck(deck.code, token)
     next(b for b in app.button if b.label == "Next face").click()

@@ -177,6 +177,13 @@ class Store(Classrooms, PracticeDecks, WithPeople):
         return self._answers("NOCASE(learner) = NOCASE(?) AND COALESCE(deck, '') = ?",
                              (self._kept_name(learner), normalize_code(deck) if deck else ""), limit)
 
+    def quiz_faces_by_emotion(self, learner: str) -> dict[str, int]:
+        """Per emotion (the face's label), the faces the learner has answered on the quiz: FER2013's and every
+        deck's. Counted by the database: a long history is not loaded for it."""
+        rows = self._execute("SELECT true_label, COUNT(*) FROM answers WHERE NOCASE(learner) = NOCASE(?) "
+                             "GROUP BY true_label", (self._kept_name(learner),))
+        return {EMOTIONS[label]: count for label, count in rows}
+
     def progress(self, learner: str, by: Literal["day", "sitting"] = "day") -> list[Period]:
         """Accuracy overall and per emotion for each day or sitting, oldest first."""
         split = {"day": _days, "sitting": _sittings}[by]

@@ -51,6 +51,12 @@ class WithPeople:
         """Per emotion the partner meant: faces read, and how many the learner and the model matched."""
         return _people_by_emotion(self.answers_with_people(learner))
 
+    def with_people_faces_by_emotion(self, learner: str) -> dict[str, int]:
+        """Per emotion the partner meant, the faces the learner has read with people (counted by the database)."""
+        rows = self._execute("SELECT intended, COUNT(*) FROM answers_with_people WHERE NOCASE(learner) = NOCASE(?) "
+                             "GROUP BY intended", (self._kept_name(learner),))
+        return {EMOTIONS[intended]: count for intended, count in rows}
+
     def _answers_with_people(self, where: str, params: tuple) -> list[StoredPeopleAnswer]:
         columns = ("question_id, game, intended, choice, model_reading, model_probability, id, learner, session, "
                    "answered_at")
