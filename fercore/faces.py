@@ -196,11 +196,8 @@ def _window_view(gray: np.ndarray, near: Face) -> tuple[np.ndarray, np.ndarray, 
     shift = np.array([[1, 0, -corner[0]], [0, 1, -corner[1]]], float)
     window = cv2.warpAffine(small, shift, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     # a face that leans is looked for turned upright: an upright view puts a leaning face's eyes too level
-    return *_turned(window, to_window, _window_turn(near)), _window_turn(near)
-
-
-def _window_turn(near: Face) -> float:
-    return near.tilt if abs(near.tilt) >= LEAN else 0.0
+    turn = near.tilt if abs(near.tilt) >= LEAN else 0.0
+    return *_turned(window, to_window, turn), turn
 
 
 def _turned(image: np.ndarray, to_image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
